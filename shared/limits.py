@@ -1,0 +1,15 @@
+"""Input limits, in one place: the README's API section quotes these numbers."""
+
+MAX_TEXT_LENGTH = 4096  # characters (Unicode code points) in a text message
+MAX_CLIENT_MESSAGE_ID_LENGTH = 64
+MAX_USER_ID_LENGTH = 128
+MAX_HTTP_BODY_BYTES = 64 * 1024
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 100
+MAX_CURSOR_LENGTH = 1024
+DEFAULT_SEND_RATE_LIMIT_PER_MINUTE = 120  # per user, across devices; 0 turns the limit off
+
+# API Gateway WebSocket limits (AWS's numbers; the local runtime enforces the same).
+WS_MAX_FRAME_BYTES = 128 * 1024
+WS_IDLE_TIMEOUT_SECONDS = 10 * 60
+WS_MAX_CONNECTION_SECONDS = 2 * 60 * 60

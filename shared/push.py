@@ -1,0 +1,80 @@
+"""Pushes frames to WebSocket connections through API Gateway's management API (@connections)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Protocol
+
+from shared import limits
+from shared.log import logger
+
+
+class Pusher(Protocol):
+    def post(self, connection_id: str, data: bytes) -> bool:
+        """Sends data to one connection; False when the connection is gone (410)."""
+
+
+class ManagementApiPusher:
+    def __init__(self, endpoint_url: str):
+        self._endpoint_url = endpoint_url
+        self._client = None
+        self._lock = threading.Lock()
+
+    def post(self, connection_id: str, data: bytes) -> bool:
+        client = self._get_client()
+        try:
+            client.post_to_connection(ConnectionId=connection_id, Data=data)
+        except client.exceptions.GoneException:
+            return False
+        return True
+
+    def _get_client(self):
+        with self._lock:
+            if self._client is None:
+                import boto3  # only functions that push pay for boto3, and only on their first push
+                from botocore.config import Config
+
+                self._client = boto3.client(
+                    "apigatewaymanagementapi",
+                    endpoint_url=self._endpoint_url,
+                    config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2}),
+                )
+            return self._client
+
+
+@dataclass
+class FanOutResult:
+    delivered: int = 0
+    gone: list[str] = None
+    failed: int = 0
+
+
+_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="push")
+
+
+def fan_out(pusher: Pusher, connection_ids: Iterable[str], data: bytes) -> FanOutResult:
+    """Posts to every connection at once; a failed post is logged, never fatal to the caller."""
+    connection_ids = list(connection_ids)
+    result = FanOutResult(gone=[])
+    if not connection_ids or len(data) > limits.WS_MAX_FRAME_BYTES:
+        return result
+
+    def post(connection_id: str):
+        try:
+            return connection_id, pusher.post(connection_id, data)
+        except Exception:
+            logger.exception("push failed", extra={"connection_id": connection_id})
+            return connection_id, None
+
+    outcomes = [post(connection_ids[0])] if len(connection_ids) == 1 else list(_pool.map(post, connection_ids))
+    for connection_id, delivered in outcomes:
+        if delivered is True:
+            result.delivered += 1
+        elif delivered is False:
+            result.gone.append(connection_id)
+        else:
+            result.failed += 1
+    return result

@@ -1,0 +1,1 @@
+"""Storage behind small interfaces: PynamoDB in, domain objects and domain errors out."""

@@ -1,0 +1,25 @@
+"""Names shared by the CDK stack, the local runtime and the code: one source for each.
+
+The stack creates a table per logical name and hands its physical name to every function through the
+environment variable named here; the local runtime does the same with a prefix of its own.
+"""
+
+# logical table name -> environment variable that carries the physical name
+TABLE_ENV = {
+    "conversations": "CONVERSATIONS_TABLE",
+    "user_conversations": "USER_CONVERSATIONS_TABLE",
+    "messages": "MESSAGES_TABLE",
+    "sent_messages": "SENT_MESSAGES_TABLE",
+    "connections": "CONNECTIONS_TABLE",
+}
+
+# Other settings every function may read (see shared/config.py for meaning and defaults).
+REDIS_URL_ENV = "REDIS_URL"
+WS_MANAGEMENT_URL_ENV = "WS_MANAGEMENT_URL"
+JWT_SECRET_ENV = "JWT_SECRET"
+JWT_SECRET_ARN_ENV = "JWT_SECRET_ARN"
+JWKS_URL_ENV = "JWKS_URL"
+JWT_ISSUER_ENV = "JWT_ISSUER"
+JWT_AUDIENCE_ENV = "JWT_AUDIENCE"
+SEND_RATE_LIMIT_ENV = "SEND_RATE_LIMIT_PER_MINUTE"
+LOG_LEVEL_ENV = "POWERTOOLS_LOG_LEVEL"

@@ -1,0 +1,57 @@
+"""The composition root: builds each service's dependencies from configuration, once per process.
+
+Functions call these; tests build their own dependencies (with fakes where a unit test needs them).
+"""
+
+from __future__ import annotations
+
+import functools
+
+from shared.config import load_auth_config, load_config
+from shared.repositories.connections import ConnectionRepository
+from shared.repositories.conversations import ConversationRepository
+from shared.repositories.messages import MessageRepository
+
+
+@functools.cache
+def conversations() -> ConversationRepository:
+    return ConversationRepository()
+
+
+@functools.cache
+def connections() -> ConnectionRepository:
+    return ConnectionRepository()
+
+
+@functools.cache
+def messages() -> MessageRepository:
+    return MessageRepository()
+
+
+@functools.cache
+def messaging():
+    from shared.push import ManagementApiPusher
+    from shared.ratelimit import NoSendLimit, RedisSendLimiter
+    from shared.services.messaging import MessagingDeps
+
+    config = load_config()
+    limiter = NoSendLimit()
+    if config.redis_url and config.send_rate_limit_per_minute:
+        from shared.cache import redis_client
+
+        limiter = RedisSendLimiter(redis_client(config.redis_url), config.send_rate_limit_per_minute)
+    return MessagingDeps(
+        conversations=conversations(),
+        messages=messages(),
+        connections=connections(),
+        pusher=ManagementApiPusher(config.ws_management_url) if config.ws_management_url else None,
+        limiter=limiter,
+    )
+
+
+@functools.cache
+def token_verifier():
+    from shared.auth import TokenVerifier
+    from shared.secrets import load_secret_string
+
+    return TokenVerifier(load_auth_config(), load_secret=load_secret_string)
