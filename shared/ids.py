@@ -31,7 +31,8 @@ def is_sortable_id(value: str) -> bool:
 def direct_conversation_id(user_a: str, user_b: str) -> str:
     """The same id from either side, computed without a lookup; reveals neither user id."""
     low, high = sorted((user_a, user_b))
-    digest = hashlib.sha256(f"{low}\x00{high}".encode()).hexdigest()
+    # Length-prefixed, so no two different pairs of ids encode alike, whatever characters they hold.
+    digest = hashlib.sha256(f"{len(low)}:{low}{len(high)}:{high}".encode()).hexdigest()
     return f"dm_{digest[:32]}"
 
 

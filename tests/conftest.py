@@ -1,0 +1,25 @@
+"""Test-wide setup. The environment is fixed before any shared.* import: PynamoDB models read table
+names and region when they are defined."""
+
+from __future__ import annotations
+
+import os
+
+from tests.support.ports import free_port
+
+TEST_JWT_SECRET = "parley-test-secret-long-enough-for-hs256"
+MOTO_PORT = free_port()
+
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_REGION="us-east-1",
+    JWT_SECRET=TEST_JWT_SECRET,
+    POWERTOOLS_LOG_LEVEL="WARNING",
+    JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20",
+)
+# In-process component tests talk to the session's moto server (started on first use).
+os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{MOTO_PORT}"
+for name in ("REDIS_URL", "WS_MANAGEMENT_URL", "JWKS_URL", "JWT_SECRET_ARN", "JWT_ISSUER", "JWT_AUDIENCE"):
+    os.environ.pop(name, None)

@@ -1,0 +1,91 @@
+import time
+
+import jwt
+import pytest
+
+from shared.auth import TokenVerifier, bearer_token, mint_token
+from shared.config import AuthConfig
+from shared.errors import UnauthorizedError
+
+pytestmark = pytest.mark.unit
+
+SECRET = "unit-test-secret-that-is-long-enough-for-hs256"
+
+
+def verifier(**overrides) -> TokenVerifier:
+    settings = dict(secret=SECRET, secret_arn=None, jwks_url=None, issuer=None, audience=None) | overrides
+    return TokenVerifier(AuthConfig(**settings))
+
+
+def test_a_minted_token_names_its_user():
+    assert verifier().user_id(mint_token("alice", SECRET)) == "alice"
+
+
+@pytest.mark.parametrize(
+    "claims, reason",
+    [
+        ({"sub": "alice", "exp": int(time.time()) - 120}, "expired"),
+        ({"sub": "alice"}, "exp"),
+        ({"exp": int(time.time()) + 60}, "sub"),
+        ({"sub": "", "exp": int(time.time()) + 60}, "sub"),
+    ],
+)
+def test_tokens_without_a_valid_exp_or_sub_are_refused(claims, reason):
+    with pytest.raises(UnauthorizedError, match=reason):
+        verifier().user_id(jwt.encode(claims, SECRET, algorithm="HS256"))
+
+
+def test_a_token_signed_with_another_secret_is_refused():
+    with pytest.raises(UnauthorizedError, match="invalid token"):
+        verifier().user_id(mint_token("alice", "some-other-secret-that-is-also-long-enough"))
+
+
+def test_alg_none_is_refused():
+    token = jwt.encode({"sub": "alice", "exp": int(time.time()) + 60}, None, algorithm="none")
+    with pytest.raises(UnauthorizedError):
+        verifier().user_id(token)
+
+
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+def test_an_algorithm_outside_the_allow_list_is_refused():
+    # Signed with the right secret: only the algorithm is wrong.
+    token = jwt.encode({"sub": "alice", "exp": int(time.time()) + 60}, SECRET, algorithm="HS512")
+    with pytest.raises(UnauthorizedError):
+        verifier().user_id(token)
+
+
+def test_issuer_and_audience_are_enforced_when_configured():
+    strict = verifier(issuer="https://issuer.example", audience="parley")
+    good = mint_token("alice", SECRET, issuer="https://issuer.example", audience="parley")
+    assert strict.user_id(good) == "alice"
+    with pytest.raises(UnauthorizedError):
+        strict.user_id(mint_token("alice", SECRET, issuer="https://evil.example", audience="parley"))
+    with pytest.raises(UnauthorizedError):
+        strict.user_id(mint_token("alice", SECRET, issuer="https://issuer.example", audience="other"))
+
+
+@pytest.mark.parametrize("token", [None, "", "not-a-jwt", "a.b.c", "x" * 10_000])
+def test_garbage_is_refused_with_a_401(token):
+    with pytest.raises(UnauthorizedError):
+        verifier().user_id(token)
+
+
+def test_the_secret_can_come_from_secrets_manager_once():
+    loads = []
+
+    def load(arn):
+        loads.append(arn)
+        return SECRET
+
+    v = TokenVerifier(AuthConfig(None, "arn:secret", None, None, None), load_secret=load)
+    assert v.user_id(mint_token("alice", SECRET)) == "alice"
+    assert v.user_id(mint_token("bob", SECRET)) == "bob"
+    assert loads == ["arn:secret"]
+
+
+@pytest.mark.parametrize(
+    "header, token",
+    [("Bearer abc", "abc"), ("bearer  abc ", "abc"), ("Basic abc", None), ("Bearer", None), (None, None)],
+)
+def test_bearer_token_parsing(header, token):
+    assert bearer_token(header) == token
