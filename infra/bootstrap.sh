@@ -1,0 +1,38 @@
+# Sourced by tests/run.sh and infra/local/start.sh: makes .venv (Python 3.13) with everything Parley
+# needs to run locally and to test, on a fresh machine. Quick when nothing changed.
+set -euo pipefail
+PARLEY_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$PARLEY_ROOT"
+
+find_python() {
+    local candidate
+    for candidate in "${PARLEY_PYTHON:-}" python3.13 "$HOME"/.pyenv/versions/3.13*/bin/python3.13 /root/.pyenv/versions/3.13*/bin/python3.13; do
+        [ -n "$candidate" ] || continue
+        if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys; assert sys.version_info[:2] >= (3, 12)' 2>/dev/null; then
+            command -v "$candidate"
+            return 0
+        fi
+    done
+    echo "Parley needs Python 3.13 (3.12 works too): set PARLEY_PYTHON to one" >&2
+    return 1
+}
+
+stamp=".venv/.parley-$(cat pyproject.toml | sha256sum | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+    python="$(find_python)"
+    echo "Setting up .venv with $python …" >&2
+    if ! command -v uv >/dev/null 2>&1; then
+        "$python" -m pip install --quiet --disable-pip-version-check uv >/dev/null 2>&1 \
+            || python3 -m pip install --quiet --disable-pip-version-check uv >/dev/null 2>&1 || true
+    fi
+    if command -v uv >/dev/null 2>&1; then
+        uv venv --quiet --allow-existing -p "$python" .venv
+        uv pip install --quiet -p .venv/bin/python -e '.[dev]'
+    else
+        "$python" -m venv .venv
+        .venv/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
+    fi
+    rm -f .venv/.parley-*
+    touch "$stamp"
+fi
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
