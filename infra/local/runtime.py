@@ -1,0 +1,202 @@
+"""`parley local` in one object: the HTTP, WebSocket and management APIs on one aiohttp server, the
+Lambda handlers in a thread pool, and (optionally) the backing services with the environment they need.
+
+In-process use (tests): ``async with LocalRuntime(routes=..., handlers=..., start_services=False) as rt``.
+With ``start_services=True`` the runtime changes os.environ (restored on stop) and must be started before
+anything imports shared.tables; start it from a thread that outlives it (the redis-server child is tied to
+the thread that started it).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from infra.local.connections import ConnectionRegistry
+from infra.local.http_api import MAX_PAYLOAD_BYTES, CorsPolicy, HttpApi
+from infra.local.lambda_invoker import Handler, LambdaInvoker
+from infra.local.management_api import ManagementApi
+from infra.local.services import DEFAULT_REGION, Environment, LocalServices, default_jwt_secret, start_services
+from infra.local.websocket_api import WebSocketApi, WebSocketLimits
+from shared import limits
+from shared.routes import ROUTES, Route
+
+log = logging.getLogger("local")
+
+IDLE_TIMEOUT_ENV = "PARLEY_LOCAL_WS_IDLE_TIMEOUT_SECONDS"
+MAX_CONNECTION_ENV = "PARLEY_LOCAL_WS_MAX_CONNECTION_SECONDS"
+WS_PATH = "/ws"
+
+
+def websocket_limits_from_environment(environ: Mapping[str, str] | None = None) -> WebSocketLimits:
+    """API Gateway's limits, with the idle timeout and maximum age overridable (for tests)."""
+    environ = os.environ if environ is None else environ
+
+    def seconds(name: str, default: float) -> float:
+        raw = environ.get(name)
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
+        if value <= 0:
+            raise ValueError(f"{name} must be positive")
+        return value
+
+    return WebSocketLimits(
+        max_message_bytes=limits.WS_MAX_FRAME_BYTES,
+        idle_timeout_seconds=seconds(IDLE_TIMEOUT_ENV, limits.WS_IDLE_TIMEOUT_SECONDS),
+        max_connection_seconds=seconds(MAX_CONNECTION_ENV, limits.WS_MAX_CONNECTION_SECONDS),
+    )
+
+
+def _authorizer(routes: Sequence[Route], api: str) -> Route | None:
+    return next((r for r in routes if r.api == "authorizer" and r.key == api), None)
+
+
+@dataclass(frozen=True)
+class _Listener:
+    sock: socket.socket
+    port: int
+
+
+class LocalRuntime:
+    def __init__(
+        self,
+        *,
+        routes: Sequence[Route] = ROUTES,
+        handlers: Mapping[str, Handler] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        start_services: bool = True,
+        ws_limits: WebSocketLimits | None = None,
+        cors: CorsPolicy | None = CorsPolicy(),  # noqa: B008 - immutable
+        max_workers: int = 128,
+    ) -> None:
+        self._routes = tuple(routes)
+        self._handlers = handlers
+        self._host = host
+        self._requested_port = port
+        self._start_services = start_services
+        self._ws_limits = ws_limits
+        self._cors = cors
+        self._max_workers = max_workers
+        self._env = Environment()
+        self._listener: _Listener | None = None
+        self._runner: web.AppRunner | None = None
+        self._invoker: LambdaInvoker | None = None
+        self._websocket_api: WebSocketApi | None = None
+        self.services: LocalServices | None = None
+
+    # ------------------------------------------------------------------------------------------ URLs
+
+    @property
+    def port(self) -> int:
+        if self._listener is None:
+            raise RuntimeError("the runtime is not started")
+        return self._listener.port
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"{self.base_url}/api/v1"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws{self.base_url.removeprefix('http')}{WS_PATH}"
+
+    @property
+    def management_url(self) -> str:
+        """What WS_MANAGEMENT_URL holds: the endpoint a boto3 apigatewaymanagementapi client is given."""
+        return self.base_url
+
+    # ------------------------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
+        # The port first: a taken one fails at once, and the handlers' WS_MANAGEMENT_URL needs it.
+        sock = socket.socket(socket.AF_INET6 if ":" in self._host else socket.AF_INET)
+        self._listener = _Listener(sock=sock, port=0)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self._host, self._requested_port))
+        self._listener = _Listener(sock=sock, port=sock.getsockname()[1])
+        if self._start_services:
+            self.services = start_services(self._env)
+            default_jwt_secret(self._env)
+            self._env.set("WS_MANAGEMENT_URL", self.management_url)
+        region = self._env.get("AWS_REGION") or self._env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+
+        self._invoker = LambdaInvoker(region=region, handlers=self._handlers, max_workers=self._max_workers)
+        registry = ConnectionRegistry()
+        http_api = HttpApi(
+            [r for r in self._routes if r.api == "http"],
+            _authorizer(self._routes, "http"),
+            self._invoker,
+            region,
+            self._cors,
+        )
+        self._websocket_api = WebSocketApi(
+            [r for r in self._routes if r.api == "websocket"],
+            _authorizer(self._routes, "websocket"),
+            self._invoker,
+            registry,
+            region,
+            self._ws_limits or websocket_limits_from_environment(),
+        )
+        management_api = ManagementApi(registry)
+
+        app = web.Application(client_max_size=MAX_PAYLOAD_BYTES)
+        app.router.add_get(WS_PATH, self._websocket_api.handle)
+        app.router.add_post("/@connections/{connection_id}", management_api.post)
+        app.router.add_get("/@connections/{connection_id}", management_api.get)
+        app.router.add_delete("/@connections/{connection_id}", management_api.delete)
+        app.router.add_route("*", "/{path:.*}", http_api.handle)
+
+        self._runner = web.AppRunner(
+            app, handle_signals=False, shutdown_timeout=5, access_log_format='%a "%r" %s %b %Tfs'
+        )
+        await self._runner.setup()
+        await web.SockSite(self._runner, sock).start()
+
+    async def stop(self) -> None:
+        """Closes every WebSocket (1001, `$disconnect` runs), stops the server, then the services."""
+        try:
+            if self._websocket_api is not None:
+                await self._websocket_api.shutdown()
+                self._websocket_api = None
+            if self._runner is not None:
+                await self._runner.cleanup()
+                self._runner = None
+            elif self._listener is not None:
+                self._listener.sock.close()
+            if self._invoker is not None:
+                self._invoker.shutdown()
+                self._invoker = None
+        finally:
+            if self.services is not None:
+                self.services.stop()
+                self.services = None
+            self._env.restore()
+
+    async def __aenter__(self) -> LocalRuntime:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.stop()
