@@ -1,0 +1,120 @@
+"""One Lambda function per route, with exactly the environment and permissions its Route declares."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.constructs.auth import JwtVerification
+from infra.constructs.cache import Cache
+from infra.constructs.data import has_indexes
+from infra.constructs.layers import ARCHITECTURE, RUNTIME
+from infra.constructs.nag import acknowledge, logical_id
+from shared.resources import LOG_LEVEL_ENV, REDIS_URL_ENV, TABLE_ENV, WS_MANAGEMENT_URL_ENV
+from shared.routes import Route
+
+SERVICE_NAME = "parley"
+_GRANTS = {
+    "read": lambda table, fn: table.grant_read_data(fn),
+    "write": lambda table, fn: table.grant_write_data(fn),
+    "read_write": lambda table, fn: table.grant_read_write_data(fn),
+}
+
+
+@dataclass(frozen=True)
+class FunctionDependencies:
+    """What every endpoint function may be given; each takes only what its Route asks for."""
+
+    code: lambda_.Code
+    layers: Sequence[lambda_.ILayerVersion]
+    tables: Mapping[str, dynamodb.ITable]
+    websocket_stage: apigwv2.WebSocketStage
+    jwt: JwtVerification
+    cache: Cache | None  # None when deployed without Redis
+
+
+class EndpointFunction(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, route: Route, deps: FunctionDependencies) -> None:
+        super().__init__(scope, construct_id)
+        self.route = route
+        in_vpc = route.uses_redis and deps.cache is not None
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=f"Parley {route.api} {route.key}",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=route.handler,
+            code=deps.code,
+            layers=list(deps.layers),
+            memory_size=route.memory_mb,
+            timeout=cdk.Duration.seconds(route.timeout_seconds),
+            environment=_environment(route, deps),
+            log_group=logs.LogGroup(
+                self, "Logs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=cdk.RemovalPolicy.DESTROY
+            ),
+            vpc=deps.cache.vpc if in_vpc else None,
+            vpc_subnets=deps.cache.function_subnets if in_vpc else None,
+            security_groups=[deps.cache.function_security_group] if in_vpc else None,
+        )
+        for logical, access in route.tables.items():
+            _GRANTS[access](deps.tables[logical], self.function)
+        if route.manages_connections:
+            # POST/GET/DELETE on this stage's @connections only.
+            deps.websocket_stage.grant_management_api_access(self.function)
+        if route.reads_jwt_secret:
+            deps.jwt.grant_read(self.function)
+        self._acknowledge_findings(deps, in_vpc)
+
+    def _acknowledge_findings(self, deps: FunctionDependencies, in_vpc: bool) -> None:
+        acknowledge(
+            self,
+            "AwsSolutions-L1",
+            "Python 3.13 on purpose: the layer is built for cp313 and development and tests run on 3.13.",
+        )
+        acknowledge(
+            self,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+            "AWS-maintained Lambda logging policy (CreateLogStream/PutLogEvents), kept current by AWS.",
+        )
+        if in_vpc:
+            acknowledge(
+                self,
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]",
+                "AWS-maintained policy Lambda needs to attach the function to the cache's VPC (ENI management).",
+            )
+        for logical in self.route.tables:
+            if has_indexes(logical):
+                acknowledge(
+                    self,
+                    f"AwsSolutions-IAM5[Resource::<{logical_id(deps.tables[logical])}.Arn>/index/*]",
+                    f"The {logical} table's own indexes, which the route queries (grant_*_data covers them).",
+                )
+        if self.route.manages_connections:
+            acknowledge(
+                self,
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:"
+                f"<{logical_id(deps.websocket_stage.api)}>/{deps.websocket_stage.stage_name}/*/@connections/*]",
+                "Push to any live connection of this API's stage: connection ids are only known at run time.",
+            )
+
+
+def _environment(route: Route, deps: FunctionDependencies) -> dict[str, str]:
+    env = {"POWERTOOLS_SERVICE_NAME": SERVICE_NAME, LOG_LEVEL_ENV: "INFO"}
+    # Only the tables the route may touch: a name the function has no grant for would only mislead.
+    env.update({TABLE_ENV[logical]: deps.tables[logical].table_name for logical in route.tables})
+    if route.uses_redis and deps.cache is not None:
+        env[REDIS_URL_ENV] = deps.cache.url
+    if route.manages_connections:
+        # https://{api-id}.execute-api.{region}.{url-suffix}/{stage}: the management API's base URL.
+        env[WS_MANAGEMENT_URL_ENV] = deps.websocket_stage.callback_url
+    if route.reads_jwt_secret:
+        env.update(deps.jwt.environment)
+    return env

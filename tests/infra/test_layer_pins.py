@@ -1,0 +1,74 @@
+"""The dependencies layer: pinned within pyproject's ranges, complete, without the runtime's own SDK."""
+
+from __future__ import annotations
+
+import importlib.util
+import tomllib
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+pytestmark = pytest.mark.infra
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _build_module():
+    spec = importlib.util.spec_from_file_location("layers_build", REPO_ROOT / "layers" / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+build = _build_module()
+
+
+def _pins() -> dict[str, Requirement]:
+    requirements = [Requirement(line) for line in build._requirement_lines(build.REQUIREMENTS)]
+    for req in requirements:
+        assert len(req.specifier) == 1 and next(iter(req.specifier)).operator == "==", f"{req} is not pinned"
+    return {canonicalize_name(r.name): r for r in requirements}
+
+
+def test_pins_satisfy_pyproject() -> None:
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    pins = _pins()
+    runtime = {canonicalize_name(n) for n in build.RUNTIME_PROVIDED}
+    for dependency in map(Requirement, pyproject["project"]["dependencies"]):
+        name = canonicalize_name(dependency.name)
+        if name in runtime:
+            assert name not in pins, f"{name} ships with the Lambda runtime; do not bundle it"
+            continue
+        assert name in pins, f"{dependency} is missing from layers/dependencies/requirements.txt"
+        version = next(iter(pins[name].specifier)).version
+        assert dependency.specifier.contains(version), f"{name}=={version} is outside {dependency}"
+        assert dependency.extras <= pins[name].extras
+
+
+def test_runtime_packages_are_not_bundled() -> None:
+    assert not set(_pins()) & {canonicalize_name(n) for n in build.RUNTIME_PROVIDED}
+
+
+def _fake_dist(site: Path, name: str, version: str, requires: list[str]) -> None:
+    info = site / f"{name}-{version}.dist-info"
+    info.mkdir(parents=True)
+    lines = [
+        "Metadata-Version: 2.1",
+        f"Name: {name}",
+        f"Version: {version}",
+        *(f"Requires-Dist: {r}" for r in requires),
+    ]
+    (info / "METADATA").write_text("\n".join(lines) + "\n")
+
+
+def test_closure_check_catches_a_missing_transitive_pin(tmp_path: Path) -> None:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("alpha==1.0\n")
+    site = tmp_path / "python"
+    _fake_dist(site, "alpha", "1.0", ["beta>=2", "botocore>=1", 'gamma; python_version < "3.8"', 'delta; extra == "x"'])
+    with pytest.raises(SystemExit, match="beta"):
+        build.check_closure(site, requirements)
+    _fake_dist(site, "beta", "2.1", [])
+    build.check_closure(site, requirements)  # botocore: runtime; gamma, delta: markers say not needed
