@@ -13,6 +13,9 @@ TABLE_ENV = {
     "connections": "CONNECTIONS_TABLE",
 }
 
+# The deployed WebSocket API's stage; the local runtime puts the same name in its events.
+WEBSOCKET_STAGE = "prod"
+
 # Other settings every function may read (see shared/config.py for meaning and defaults).
 REDIS_URL_ENV = "REDIS_URL"
 WS_MANAGEMENT_URL_ENV = "WS_MANAGEMENT_URL"

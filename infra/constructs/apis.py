@@ -21,9 +21,9 @@ from constructs import Construct
 
 from infra.constructs import pascal_case
 from infra.constructs.nag import acknowledge
+from shared.resources import WEBSOCKET_STAGE
 from shared.routes import HTTP_ROUTES, WEBSOCKET_ROUTES, WS_ROUTE_SELECTION, authorizer_for
 
-WEBSOCKET_STAGE = "prod"
 # Per stage, across all clients; API Gateway answers 429 above it. The account limit is 10,000 rps.
 HTTP_THROTTLE = apigwv2.ThrottleSettings(rate_limit=1000, burst_limit=2000)
 WEBSOCKET_THROTTLE = apigwv2.ThrottleSettings(rate_limit=1000, burst_limit=2000)

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from infra.local.lambda_context import ACCOUNT_ID
+from shared.resources import WEBSOCKET_STAGE
 
 HTTP_API_ID = "localhttp"
 WS_API_ID = "localws"
 HTTP_STAGE = "$default"
-WS_STAGE = "prod"  # the deployed stack's WebSocket stage (infra/constructs/apis.py)
 
 # Verified against AWS by others: an HTTP API passes these bodies as text, every other (or a missing)
 # content type base64-encoded, application/x-www-form-urlencoded included.
@@ -240,7 +240,7 @@ class WebSocketClient:
 
 
 def ws_method_arn(region: str, route_key: str = "$connect") -> str:
-    return f"arn:aws:execute-api:{region}:{ACCOUNT_ID}:{WS_API_ID}/{WS_STAGE}/{route_key}"
+    return f"arn:aws:execute-api:{region}:{ACCOUNT_ID}:{WS_API_ID}/{WEBSOCKET_STAGE}/{route_key}"
 
 
 def _ws_request_context(
@@ -258,7 +258,7 @@ def _ws_request_context(
         "extendedRequestId": request_id,
         "requestTime": request_time(epoch_ms),
         "messageDirection": "IN",
-        "stage": WS_STAGE,
+        "stage": WEBSOCKET_STAGE,
         "connectedAt": client.connected_at_ms,
         "requestTimeEpoch": epoch_ms,
         "identity": {"sourceIp": client.source_ip, "userAgent": client.user_agent},

@@ -21,7 +21,7 @@ import botocore.exceptions
 import pytest
 import redis
 
-from infra.local.lambda_events import WS_STAGE
+from shared.resources import WEBSOCKET_STAGE
 from infra.local.runtime import IDLE_TIMEOUT_ENV, MAX_CONNECTION_ENV, LocalRuntime, websocket_limits_from_environment
 from infra.local.websocket_api import WebSocketLimits
 from shared import limits
@@ -359,7 +359,7 @@ def test_websocket_connect_event_carries_the_authorizer_context():
         ws = await session.ws_connect(rt.ws_url, params={"token": "allow"})
         [authorizer_event] = backend.events["ws_authorizer"]
         assert authorizer_event["type"] == "REQUEST"
-        assert authorizer_event["methodArn"].endswith(f"/{WS_STAGE}/$connect")
+        assert authorizer_event["methodArn"].endswith(f"/{WEBSOCKET_STAGE}/$connect")
         [event] = backend.events["ws_connect"]
         request_context = event["requestContext"]
         assert (request_context["routeKey"], request_context["eventType"]) == ("$connect", "CONNECT")

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from shared.resources import JWKS_URL_ENV, JWT_SECRET_ARN_ENV, REDIS_URL_ENV, TABLE_ENV, WS_MANAGEMENT_URL_ENV
+from shared.resources import (
+    JWKS_URL_ENV,
+    JWT_SECRET_ARN_ENV,
+    REDIS_URL_ENV,
+    TABLE_ENV,
+    WEBSOCKET_STAGE,
+    WS_MANAGEMENT_URL_ENV,
+)
 from shared.routes import HTTP_ROUTES, ROUTES, WEBSOCKET_ROUTES, WS_ROUTE_SELECTION, authorizer_for
 
 pytestmark = pytest.mark.infra
@@ -131,7 +138,7 @@ def test_websocket_api_and_stage(full) -> None:
     assert full.resources[api_id]["Properties"]["RouteSelectionExpression"] == WS_ROUTE_SELECTION
     assert set(_routes(full, api_id)) == {r.key for r in WEBSOCKET_ROUTES}
     stages = {v["Properties"]["StageName"]: v["Properties"] for v in full.of_type("AWS::ApiGatewayV2::Stage").values()}
-    assert set(stages) == {"$default", "prod"}
+    assert set(stages) == {"$default", WEBSOCKET_STAGE}
     for stage in stages.values():
         assert stage["AutoDeploy"] is True
         assert stage["DefaultRouteSettings"]["ThrottlingRateLimit"] > 0

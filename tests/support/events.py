@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
+from shared.resources import WEBSOCKET_STAGE
 from shared.routes import ROUTES
 
 
@@ -45,7 +46,7 @@ def ws_event(route_key: str, *, connection_id: str, user_id: str | None, body: d
             "connectionId": connection_id,
             "connectedAt": 1_700_000_000_000,
             "authorizer": authorizer,
-            "stage": "prod",
+            "stage": WEBSOCKET_STAGE,
         },
         "body": body if isinstance(body, str) or body is None else json.dumps(body),
         "isBase64Encoded": False,
