@@ -21,13 +21,17 @@ stamp=".venv/.parley-$(cat pyproject.toml | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
     python="$(find_python)"
     echo "Setting up .venv with $python …" >&2
-    if ! command -v uv >/dev/null 2>&1; then
-        "$python" -m pip install --quiet --disable-pip-version-check uv >/dev/null 2>&1 \
-            || python3 -m pip install --quiet --disable-pip-version-check uv >/dev/null 2>&1 || true
-    fi
+    # uv is much faster than pip; installed with pip when missing, used as `python -m uv` (no PATH needed).
+    uv=()
     if command -v uv >/dev/null 2>&1; then
-        uv venv --quiet --allow-existing -p "$python" .venv
-        uv pip install --quiet -p .venv/bin/python -e '.[dev]'
+        uv=(uv)
+    elif "$python" -m uv --version >/dev/null 2>&1 \
+        || "$python" -m pip install --quiet --disable-pip-version-check uv >/dev/null 2>&1; then
+        uv=("$python" -m uv)
+    fi
+    if [ ${#uv[@]} -gt 0 ] && "${uv[@]}" --version >/dev/null 2>&1; then
+        "${uv[@]}" venv --quiet --allow-existing -p "$python" .venv
+        "${uv[@]}" pip install --quiet -p .venv/bin/python -e '.[dev]'
     else
         "$python" -m venv .venv
         .venv/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
