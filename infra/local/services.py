@@ -170,6 +170,10 @@ class LocalServices:
 def _start_moto() -> tuple[object, str]:
     from moto.server import ThreadedMotoServer
 
+    from infra.local import moto_dynamodb
+
+    moto_dynamodb.install()
+
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one log line per moto request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

@@ -8,6 +8,7 @@ import pytest
 import redis as redis_lib
 from moto.server import ThreadedMotoServer
 
+from infra.local import moto_dynamodb
 from shared import config, wiring
 from shared.tables import TABLE_MODELS
 from tests.conftest import MOTO_PORT
@@ -24,6 +25,7 @@ def reset_wiring():
 
 @pytest.fixture(scope="session")
 def moto_url():
+    moto_dynamodb.install()  # what `parley local` runs: moto with DynamoDB's transaction guarantees
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=MOTO_PORT, verbose=False)
     server.start()
     yield f"http://127.0.0.1:{MOTO_PORT}"

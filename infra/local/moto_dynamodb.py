@@ -1,0 +1,144 @@
+"""Makes moto's DynamoDB keep DynamoDB's promises under concurrent requests.
+
+moto (5.x) runs a TransactWriteItems by deep-copying every table it touches, applying the items one by
+one, and on a cancellation putting the copies back. Two things follow, both seen in Parley's benchmarks:
+- a write another request made meanwhile is silently undone when a transaction is cancelled (a retried
+  send cancels on its idempotency claim, and could erase other users' messages stored at the same time);
+- every transaction costs a copy of whole tables, so sends get slower as data grows.
+
+The fix, installed once per process that hosts moto: every DynamoDB request runs under one lock (moto is
+pure Python, so the GIL serialized most of it anyway), and a transaction checks all its conditions before
+it writes anything, then applies its items; if moto rejects an item mid-way, only the items it already
+wrote are restored. That is DynamoDB's all-or-nothing, isolated behaviour.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import threading
+from typing import Any
+
+_lock = threading.RLock()
+_installed = False
+
+
+def install() -> None:
+    global _installed
+    if _installed:
+        return
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
+
+    call_action = DynamoHandler.call_action
+
+    @functools.wraps(call_action)
+    def serialized_call_action(self, *args, **kwargs):
+        with _lock:
+            return call_action(self, *args, **kwargs)
+
+    DynamoHandler.call_action = serialized_call_action
+    DynamoDBBackend.transact_write_items = _transact_write_items
+    _installed = True
+
+
+def _transact_write_items(self, transact_items: list[dict[str, Any]]) -> None:
+    from moto.dynamodb.exceptions import (
+        MultipleTransactionsException,
+        TooManyTransactionsException,
+        TransactionCanceledException,
+        TransactWriteSingleOpException,
+    )
+
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+
+    with _lock:
+        # 1. Check every item's condition against the current state; nothing is written yet.
+        planned: list[tuple[str, dict, str, dict, Any]] = []
+        seen: set[tuple[str, str]] = set()
+        errors: list[tuple[Any, Any, Any]] = []
+        for item in transact_items:
+            if len(item) > 1:
+                raise TransactWriteSingleOpException
+            op_type, op = next(iter(item.items()))
+            if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                raise ValueError("Unsupported transaction operation")
+            table_name = op["TableName"]
+            key = _key_of(self, op_type, op)
+            identity = (str(table_name), str(dict(sorted(key.items()))))
+            if identity in seen:
+                raise MultipleTransactionsException()
+            seen.add(identity)
+            current = self.get_item(table_name, key)
+            if _condition_holds(op, current):
+                errors.append((None, None, None))
+            else:
+                wants_old = current is not None and op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD"
+                old = current.to_json()["Attributes"] if wants_old else None
+                errors.append(("ConditionalCheckFailed", "The conditional request failed", old))
+            planned.append((op_type, op, table_name, key, current))
+        if any(code is not None for code, _, _ in errors):
+            raise TransactionCanceledException(errors)
+
+        # 2. Apply. Conditions held under the lock, so they are not evaluated again.
+        written: list[tuple[str, dict, Any]] = []
+        for index, (op_type, op, table_name, key, current) in enumerate(planned):
+            if op_type == "ConditionCheck":
+                continue
+            written.append((table_name, key, copy.deepcopy(current)))  # before: updates change items in place
+            try:
+                _apply(self, op_type, op, table_name, key)
+            except Exception as error:  # moto rejected the item (e.g. a malformed update expression)
+                for done_table, done_key, original in reversed(written):
+                    _restore(self, done_table, done_key, original)
+                errors = [(None, None, None)] * len(planned)
+                errors[index] = (type(error).__name__, str(error), None)
+                raise TransactionCanceledException(errors) from error
+
+
+def _key_of(backend, op_type: str, op: dict) -> dict:
+    if op_type != "Put":
+        return op["Key"]
+    table = backend.get_table(op["TableName"])
+    key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+    if table.range_key_attr is not None:
+        key[table.range_key_attr] = op["Item"][table.range_key_attr]
+    return key
+
+
+def _condition_holds(op: dict, current) -> bool:
+    from moto.dynamodb.comparisons import get_filter_expression
+
+    expression = op.get("ConditionExpression")
+    if expression is None:
+        return True
+    condition = get_filter_expression(expression, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues"))
+    return condition.expr(current)
+
+
+def _apply(backend, op_type: str, op: dict, table_name: str, key: dict) -> None:
+    names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+    if op_type == "Put":
+        backend.put_item(table_name, op["Item"], expression_attribute_names=names, expression_attribute_values=values)
+    elif op_type == "Delete":
+        backend.delete_item(table_name, key, expression_attribute_names=names, expression_attribute_values=values)
+    elif op_type == "Update":
+        backend.update_item(
+            table_name,
+            key,
+            update_expression=op["UpdateExpression"],
+            expression_attribute_names=names,
+            expression_attribute_values=values,
+        )
+
+
+def _restore(backend, table_name: str, key: dict, original) -> None:
+    table = backend.get_table(table_name)
+    hash_key, range_key = backend.get_keys_value(table, key)
+    if original is None:
+        table.delete_item(hash_key, range_key)
+    elif range_key is not None:
+        table.items[hash_key][range_key] = original
+    else:
+        table.items[hash_key] = original
