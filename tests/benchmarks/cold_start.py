@@ -1,0 +1,214 @@
+"""Function init time: for every route of shared.routes.ROUTES, a fresh Python process (this venv) that
+imports `functions.<name>` and then handles a realistic first event, then a second one.
+
+- import: wall clock around `import functions.<name>` (what Lambda reports as most of Init Duration,
+  less the runtime's own start);
+- first invoke: the first call of the handler, which creates what it needs on first use (PynamoDB's
+  botocore client, the management-API client, the Redis connection, the JWT verifier);
+- warm invoke: a second call in the same process, for contrast.
+
+The backend is a moto server with Parley's tables, a real redis-server and a recording management API,
+all on 127.0.0.1, seeded so each event does its real work (a send stores and pushes to live connections).
+Each route is measured in `runs` fresh processes; the table shows the median.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from tests.benchmarks.common import BENCH_JWT_SECRET, Result, clean_env, in_process_backend, markdown_table, ms
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Runs in the fresh process. json, sys and time are loaded before the clock starts, as the Lambda
+# runtime's bootstrap has them loaded before it imports a handler.
+CHILD = r"""
+import importlib, json, sys, time
+payload = json.loads(sys.stdin.read())
+
+class Context:
+    function_name = payload["function_name"]
+    memory_limit_in_mb = 256
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:" + function_name
+    def get_remaining_time_in_millis(self):
+        return 10_000
+
+t0 = time.perf_counter()
+module = importlib.import_module(payload["module"])
+t1 = time.perf_counter()
+loaded = {"modules": len(sys.modules), "boto3": "boto3" in sys.modules, "botocore": "botocore.client" in sys.modules,
+          "pynamodb": "pynamodb.models" in sys.modules, "redis": "redis.client" in sys.modules,
+          "jwt": "jwt" in sys.modules}
+first = module.handler(payload["events"][0], Context())
+t2 = time.perf_counter()
+second = module.handler(payload["events"][1], Context())
+t3 = time.perf_counter()
+print(json.dumps({"import_ms": (t1 - t0) * 1000, "first_ms": (t2 - t1) * 1000, "warm_ms": (t3 - t2) * 1000,
+                  "loaded": loaded, "results": [first, second]}))
+"""
+
+
+def run(quick: bool = False) -> Result:
+    result = Result("cold_start", "import and first-invocation time of every function (fresh process each)")
+    runs = 1 if quick else 3
+    with in_process_backend() as backend:
+        seed = _seed()
+        env = clean_env(**backend.env())
+        baseline = statistics.median(_python_startup(env) for _ in range(3))
+        rows, slowest = [], None
+        from shared.routes import ROUTES
+
+        for route in ROUTES:
+            samples = []
+            for _ in range(runs):
+                events = [_event(route.name, seed) for _ in range(2)]
+                sample = _measure(route.name, events, env)
+                problem = _check(route.name, sample["results"])
+                if problem:
+                    result.add(f"{route.name}: handler outcome", "unexpected", "success", "FAIL", problem[:200])
+                samples.append(sample)
+            imp = statistics.median(s["import_ms"] for s in samples)
+            first = statistics.median(s["first_ms"] for s in samples)
+            warm = statistics.median(s["warm_ms"] for s in samples)
+            loaded = samples[0]["loaded"]
+            heavy = [name for name in ("boto3", "botocore", "pynamodb", "redis", "jwt") if loaded[name]]
+            rows.append([f"`{route.name}`", route.key, ms(imp), ms(first), f"**{ms(imp + first)}**", ms(warm),
+                         str(loaded["modules"]), ", ".join(heavy) or "–"])
+            result.data[route.name] = {"import_ms": imp, "first_invoke_ms": first, "warm_invoke_ms": warm,
+                                       "modules_after_import": loaded["modules"], "imported_at_init": heavy,
+                                       "runs": runs}
+            if slowest is None or imp + first > slowest[1]:
+                slowest = (route.name, imp + first)
+
+    imports = [d["import_ms"] for d in result.data.values()]
+    firsts = [d["import_ms"] + d["first_invoke_ms"] for d in result.data.values()]
+    result.add("import, median over functions (min–max)", ms(statistics.median(imports)),
+               note=f"{ms(min(imports))} – {ms(max(imports))}; Python itself starts in {ms(baseline)}")
+    result.add("import + first invoke, median over functions", ms(statistics.median(firsts)),
+               note=f"slowest: {slowest[0]} {ms(slowest[1])}")
+    result.details.append(markdown_table(
+        ["function", "route", "import", "first invoke", "import + first", "warm invoke", "modules loaded",
+         "heavy libraries loaded at import"],
+        rows,
+    ))
+    result.details.append(
+        f"Median of {runs} fresh process{'es' if runs > 1 else ''} per function; `python -c pass` in this venv "
+        f"takes {ms(baseline)} (not included). First invoke includes creating clients on first use against "
+        "local servers (moto, redis-server, the management stub) — on AWS, add real network round trips and "
+        "TLS handshakes; this machine's CPU speed also differs from a Lambda arm64 vCPU."
+    )
+    result.data["python_startup_ms"] = baseline
+    return result
+
+
+def _python_startup(env: dict) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "pass"], env=env, cwd=REPO, check=True)
+    return (time.perf_counter() - started) * 1000
+
+
+def _measure(name: str, events: list[dict], env: dict) -> dict:
+    payload = json.dumps({"module": f"functions.{name}", "function_name": f"parley-{name}", "events": events})
+    completed = subprocess.run([sys.executable, "-c", CHILD], input=payload, env=env, cwd=REPO,
+                               capture_output=True, text=True, timeout=60)
+    if completed.returncode != 0:
+        raise RuntimeError(f"functions.{name}: exit {completed.returncode}\n{completed.stderr[-2000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def _token(user_id: str) -> str:
+    from shared.auth import mint_token
+
+    return mint_token(user_id, BENCH_JWT_SECRET, ttl_seconds=3600)
+
+
+def _seed() -> dict:
+    """A conversation between alice and bob, both connected (bob twice), with a few messages."""
+    from functions import send_message, start_conversation, ws_connect
+    from tests.support.events import http_event, parse, ws_event
+
+    status, body = parse(start_conversation.handler(http_event("start_conversation", user_id="alice",
+                                                                 path={"id": "bob"}), None))
+    assert status == 201, (status, body)
+    conversation_id = body["conversation"]["id"]
+    for user, connection_id in (("alice", "alice-phone"), ("bob", "bob-phone"), ("bob", "bob-laptop")):
+        response = ws_connect.handler(ws_event("$connect", connection_id=connection_id, user_id=user), None)
+        assert response["statusCode"] == 200, response
+    for index in range(20):
+        event = http_event("send_message", user_id="alice", path={"id": conversation_id},
+                           body={"client_message_id": f"seed-{index}", "type": "text", "content": f"seed {index}"})
+        assert parse(send_message.handler(event, None))[0] == 201
+    return {"conversation_id": conversation_id}
+
+
+def _event(name: str, seed: dict) -> dict:
+    from tests.support.events import http_event, ws_event
+
+    conversation_id = seed["conversation_id"]
+    fresh = uuid.uuid4().hex
+    if name == "http_authorizer":
+        token = _token("alice")
+        return {"version": "2.0", "type": "REQUEST", "routeKey": "GET /api/v1/conversations",
+                "routeArn": "arn:aws:execute-api:us-east-1:123456789012:abc/$default/GET/api/v1/conversations",
+                "identitySource": [f"Bearer {token}"], "headers": {"authorization": f"Bearer {token}"},
+                "requestContext": {"http": {"method": "GET", "path": "/api/v1/conversations"}}}
+    if name == "ws_authorizer":
+        return {"type": "REQUEST", "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abc/prod/$connect",
+                "queryStringParameters": {"token": _token("alice")}, "headers": {},
+                "requestContext": {"routeKey": "$connect", "eventType": "CONNECT", "connectionId": fresh}}
+    if name == "list_conversations":
+        return http_event(name, user_id="alice")
+    if name == "start_conversation":
+        return http_event(name, user_id="alice", path={"id": f"peer-{fresh}"})
+    if name in ("get_conversation", "list_messages"):
+        return http_event(name, user_id="bob", path={"id": conversation_id})
+    if name == "send_message":
+        return http_event(name, user_id="alice", path={"id": conversation_id},
+                          body={"client_message_id": fresh, "type": "text", "content": "cold hello"})
+    if name == "ws_connect":
+        return ws_event("$connect", connection_id=f"cold-{fresh}", user_id="carol")
+    if name == "ws_disconnect":
+        return ws_event("$disconnect", connection_id=f"cold-{fresh}", user_id="carol")
+    if name == "ws_default":
+        return ws_event("$default", connection_id="alice-phone", user_id="alice", body={"action": "nope"})
+    if name == "ws_ping":
+        return ws_event("ping", connection_id="alice-phone", user_id="alice", body={"action": "ping"})
+    if name == "ws_send_message":
+        return ws_event("sendMessage", connection_id="alice-phone", user_id="alice",
+                        body={"action": "sendMessage", "conversation_id": conversation_id, "client_message_id": fresh,
+                              "type": "text", "content": "cold hello"})
+    raise ValueError(f"no event for route {name}: add one to tests/benchmarks/cold_start.py")
+
+
+def _check(name: str, results: list) -> str | None:
+    """Why a handler's answer is not the success it should be (None when it is)."""
+    for response in results:
+        if name == "http_authorizer":
+            ok = response.get("isAuthorized") and response.get("context", {}).get("user_id") == "alice"
+        elif name == "ws_authorizer":
+            ok = response["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+        else:
+            status = response.get("statusCode")
+            body = json.loads(response.get("body") or "null")
+            if name == "ws_default":  # an unknown action answers an error frame, by design
+                ok = status == 200 and body["type"] == "error"
+            elif name in ("ws_ping", "ws_send_message"):
+                ok = status == 200 and body["type"] in ("pong", "message_ack")
+            else:
+                ok = status in (200, 201)
+        if not ok:
+            return f"{name} answered {json.dumps(response)[:300]}"
+    return None
+
+
+if __name__ == "__main__":
+    from tests.benchmarks.run import main
+
+    raise SystemExit(main(["--only", "cold_start"]))

@@ -1,0 +1,145 @@
+"""Runs Parley's benchmarks and prints a Markdown report (also written to tests/benchmarks/results/).
+
+    .venv/bin/python -m tests.benchmarks.run [--quick] [--only NAME ...]
+
+Benchmarks are not tests: nothing here passes or fails on speed. The exit status is 1 only when a
+benchmark saw a correctness failure (a lost message, an error answer) or could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import traceback
+from dataclasses import asdict
+from pathlib import Path
+
+from tests.benchmarks.common import Result, markdown_table
+
+BENCHMARKS = {
+    "delivery": "message delivery latency and sustained throughput through `parley local`",
+    "history": "loading a page of history through `parley local`",
+    "cold_start": "import and first-invocation time of every function",
+    "calls_per_send": "DynamoDB, Redis and management-API calls per operation",
+}
+RESULTS_DIR = Path(__file__).parent / "results"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def environment() -> dict:
+    commit = _git("rev-parse", "--short", "HEAD")
+    dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
+    return {
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": commit + (" (with uncommitted changes)" if dirty else ""),
+        "python": platform.python_version(),
+        "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
+    }
+
+
+def run_one(name: str, quick: bool) -> Result:
+    started = time.perf_counter()
+    print(f"[bench] {name}: running ({BENCHMARKS[name]})…", file=sys.stderr, flush=True)
+    try:
+        result = importlib.import_module(f"tests.benchmarks.{name}").run(quick=quick)
+    except Exception as error:  # one broken benchmark must not hide the others' numbers
+        result = Result(name, BENCHMARKS[name])
+        result.add("run", "did not complete", verdict="FAIL", note=f"{type(error).__name__}: {error}"[:300])
+        result.details.append("```\n" + traceback.format_exc()[-3000:] + "```")
+    result.seconds = time.perf_counter() - started
+    print(f"[bench] {name}: done in {result.seconds:.1f} s", file=sys.stderr, flush=True)
+    return result
+
+
+def report(results: list[Result], env: dict, quick: bool, total_seconds: float) -> str:
+    lines = [
+        f"# Parley benchmarks{' (quick)' if quick else ''}",
+        "",
+        f"{env['date']} · commit {env['commit'] or 'unknown'} · Python {env['python']} · {env['machine']} · "
+        f"total {total_seconds:.0f} s",
+        "",
+        f"Through: {env['runtime']}.",
+        "",
+        "Local numbers: `parley local` runs every function in one Python process, with moto as DynamoDB and "
+        "a local redis-server, all sharing this machine's CPUs with the load generator. They show relative cost "
+        "and regressions, not what AWS would do (see tests/benchmarks/README.md).",
+        "",
+        markdown_table(
+            ["benchmark", "metric", "value", "target", "vs target", "note"],
+            [[r.name, row.metric, row.value, row.target, row.verdict, row.note] for r in results for row in r.rows],
+        ),
+    ]
+    for r in results:
+        lines += ["", f"## {r.name}: {r.title}", f"_{r.seconds:.1f} s_"]
+        for block in r.details:
+            lines += ["", block]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="shorter runs, fewer samples (about a minute)")
+    parser.add_argument("--only", action="append", choices=sorted(BENCHMARKS), metavar="NAME",
+                        help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}")
+    parser.add_argument("--moto-process", action="store_true",
+                        help="back `parley local` with moto in a process of its own (a comparison, not the default)")
+    parser.add_argument("--aws-endpoint-url", metavar="URL",
+                        help="back `parley local` with this DynamoDB endpoint (tables are created there)")
+    parser.add_argument("--no-write", action="store_true", help=f"don't write {RESULTS_DIR}/latest.*")
+    args = parser.parse_args(argv)
+
+    from tests.benchmarks import local
+
+    local.OPTIONS.moto_process = args.moto_process
+    local.OPTIONS.aws_endpoint_url = args.aws_endpoint_url
+    names = [name for name in BENCHMARKS if not args.only or name in args.only]
+    started = time.perf_counter()
+    results = [run_one(name, args.quick) for name in names]
+    total = time.perf_counter() - started
+    env = environment()
+    env["runtime"] = local.OPTIONS.describe()
+    text = report(results, env, args.quick, total)
+    print(text)
+    if not args.no_write:
+        RESULTS_DIR.mkdir(exist_ok=True)
+        (RESULTS_DIR / "latest.md").write_text(text)
+        payload = {
+            "environment": env,
+            "quick": args.quick,
+            "total_seconds": round(total, 1),
+            "benchmarks": {
+                r.name: {"title": r.title, "seconds": round(r.seconds, 1), "failed": r.failed,
+                         "rows": [asdict(row) for row in r.rows], "data": r.data}
+                for r in results
+            },
+        }
+        (RESULTS_DIR / "latest.json").write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
+        print(f"[bench] wrote {RESULTS_DIR / 'latest.md'} and latest.json", file=sys.stderr)
+    failed = [r.name for r in results if r.failed]
+    if failed:
+        print(f"[bench] CORRECTNESS FAILURES in: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _json_default(value):
+    if isinstance(value, float):
+        return round(value, 3)
+    return str(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
