@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from shared import limits
+from shared.concurrency import run_concurrently
 from shared.log import logger
 
 
@@ -34,10 +35,11 @@ class ManagementApiPusher:
     def _get_client(self):
         with self._lock:
             if self._client is None:
-                import boto3  # only functions that push pay for boto3, and only on their first push
                 from botocore.config import Config
 
-                self._client = boto3.client(
+                from shared.aws import botocore_session
+
+                self._client = botocore_session().create_client(
                     "apigatewaymanagementapi",
                     endpoint_url=self._endpoint_url,
                     config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2}),
@@ -48,18 +50,18 @@ class ManagementApiPusher:
 @dataclass
 class FanOutResult:
     delivered: int = 0
-    gone: list[str] = None
+    gone: list[str] = field(default_factory=list)
     failed: int = 0
-
-
-_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="push")
 
 
 def fan_out(pusher: Pusher, connection_ids: Iterable[str], data: bytes) -> FanOutResult:
     """Posts to every connection at once; a failed post is logged, never fatal to the caller."""
     connection_ids = list(connection_ids)
-    result = FanOutResult(gone=[])
-    if not connection_ids or len(data) > limits.WS_MAX_FRAME_BYTES:
+    result = FanOutResult()
+    if len(data) > limits.WS_MAX_FRAME_BYTES:
+        logger.error("frame too large to push", extra={"bytes": len(data)})
+        return result
+    if not connection_ids:
         return result
 
     def post(connection_id: str):
@@ -69,7 +71,7 @@ def fan_out(pusher: Pusher, connection_ids: Iterable[str], data: bytes) -> FanOu
             logger.exception("push failed", extra={"connection_id": connection_id})
             return connection_id, None
 
-    outcomes = [post(connection_ids[0])] if len(connection_ids) == 1 else list(_pool.map(post, connection_ids))
+    outcomes = run_concurrently([functools.partial(post, connection_id) for connection_id in connection_ids])
     for connection_id, delivered in outcomes:
         if delivered is True:
             result.delivered += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 def load_secret_string(secret_arn: str) -> str:
-    import boto3  # only the authorizers reach this, and only when the secret lives in Secrets Manager
+    from shared.aws import botocore_session  # only reached when the secret lives in Secrets Manager
 
-    return boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"]
+    client = botocore_session().create_client("secretsmanager")
+    return client.get_secret_value(SecretId=secret_arn)["SecretString"]

@@ -17,7 +17,10 @@ from pynamodb.attributes import MapAttribute, NumberAttribute, TTLAttribute, Uni
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
+from shared.aws import share_session_with_pynamodb
 from shared.config import aws_region, table_name
+
+share_session_with_pynamodb()
 
 
 class _Meta:

@@ -1,35 +1,39 @@
 """The composition root: builds each service's dependencies from configuration, once per process.
 
 Functions call these; tests build their own dependencies (with fakes where a unit test needs them).
+Imports stay inside the factories so a function loads only what it uses (the authorizers never load
+PynamoDB, list endpoints never load redis-py).
 """
 
 from __future__ import annotations
 
 import functools
 
-from shared.config import load_auth_config, load_config
-from shared.repositories.connections import ConnectionRepository
-from shared.repositories.conversations import ConversationRepository
-from shared.repositories.messages import MessageRepository
-
 
 @functools.cache
-def conversations() -> ConversationRepository:
+def conversations():
+    from shared.repositories.conversations import ConversationRepository
+
     return ConversationRepository()
 
 
 @functools.cache
-def connections() -> ConnectionRepository:
+def connections():
+    from shared.repositories.connections import ConnectionRepository
+
     return ConnectionRepository()
 
 
 @functools.cache
-def messages() -> MessageRepository:
+def messages():
+    from shared.repositories.messages import MessageRepository
+
     return MessageRepository()
 
 
 @functools.cache
 def messaging():
+    from shared.config import load_config
     from shared.push import ManagementApiPusher
     from shared.ratelimit import NoSendLimit, RedisSendLimiter
     from shared.services.messaging import MessagingDeps
@@ -52,6 +56,7 @@ def messaging():
 @functools.cache
 def token_verifier():
     from shared.auth import TokenVerifier
+    from shared.config import load_auth_config
     from shared.secrets import load_secret_string
 
     return TokenVerifier(load_auth_config(), load_secret=load_secret_string)

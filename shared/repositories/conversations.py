@@ -18,17 +18,28 @@ from shared.repositories.storage_errors import (
 from shared.tables import ConversationRecord, LastMessage, UserConversationRecord
 
 
+# Participants of a 1-on-1 never change, so a warm function keeps what it has read (bounded).
+_PARTICIPANTS_CACHE_SIZE = 10_000
+
+
 class ConversationRepository:
     def __init__(self, connection: Connection | None = None):
         self._connection = connection
+        self._participants: dict[str, frozenset[str]] = {}
 
     def participants(self, conversation_id: str) -> frozenset[str] | None:
+        cached = self._participants.get(conversation_id)
+        if cached is not None:
+            return cached
         with storage_call("get conversation"):
             try:
                 record = ConversationRecord.get(conversation_id)
             except ConversationRecord.DoesNotExist:
-                return None
-        return frozenset(record.participant_ids)
+                return None  # not cached: it may be created a moment later
+        if len(self._participants) >= _PARTICIPANTS_CACHE_SIZE:
+            self._participants.clear()
+        self._participants[conversation_id] = participants = frozenset(record.participant_ids)
+        return participants
 
     def get_for_user(self, user_id: str, conversation_id: str, *, consistent: bool = False) -> Conversation | None:
         with storage_call("get user conversation"):
@@ -94,10 +105,11 @@ class ConversationRepository:
         next_cursor = encode_cursor({"a": rows[-1].activity_key, "c": rows[-1].conversation_id}) if more else None
         return Page([_conversation(row) for row in rows], next_cursor)
 
-    def record_last_message(self, participant_ids: frozenset[str], conversation_id: str, preview: LastMessagePreview):
-        """Moves each participant's row to this message, unless a newer one is already recorded.
+    def record_last_message(self, user_id: str, conversation_id: str, preview: LastMessagePreview) -> None:
+        """Moves the user's row to this message, unless a newer one is already recorded.
 
         Idempotent and order-safe: concurrent or retried sends can only move a row forward.
+        A failure other than "a newer message is recorded" propagates: the client's retry redoes this.
         """
         last = LastMessage(
             message_id=preview.message_id,
@@ -106,21 +118,18 @@ class ConversationRepository:
             preview=preview.preview,
             created_at=preview.created_at,
         )
-        for user_id in participant_ids:
-            row = UserConversationRecord(user_id, conversation_id)
-            # A failure other than "a newer message is recorded" propagates: the client's retry redoes this.
-            with storage_call("record last message"):
-                try:
-                    row.update(
-                        actions=[
-                            UserConversationRecord.last_message.set(last),
-                            UserConversationRecord.activity_key.set(preview.message_id),
-                        ],
-                        condition=UserConversationRecord.activity_key < preview.message_id,
-                    )
-                except UpdateError as error:
-                    if not is_conditional_failure(error):
-                        raise
+        with storage_call("record last message"):
+            try:
+                UserConversationRecord(user_id, conversation_id).update(
+                    actions=[
+                        UserConversationRecord.last_message.set(last),
+                        UserConversationRecord.activity_key.set(preview.message_id),
+                    ],
+                    condition=UserConversationRecord.activity_key < preview.message_id,
+                )
+            except UpdateError as error:
+                if not is_conditional_failure(error):
+                    raise
 
     def _tx_connection(self) -> Connection:
         if self._connection is None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from shared import validation
 from shared.envelope import encode, envelope
 from shared.errors import BadRequestError, ConflictError
+from shared.concurrency import run_concurrently
 from shared.ids import new_sortable_id
 from shared.log import logger
 from shared.models import MESSAGE_TYPES, LastMessagePreview, Message, Page
@@ -62,7 +64,8 @@ def send_message(
     """Stores the message (once per client_message_id), then pushes it to both users' devices.
 
     The order matters for "no loss": the message is stored before anyone is told about it, and every
-    step after the store is idempotent, so a retried send completes whatever a failed one left undone.
+    step after the store is idempotent, so a retried send completes whatever a failed one left undone
+    (a failed step fails the send, so the client does retry).
     """
     participants = require_participant(deps.conversations, sender_id, request.conversation_id)
     deps.limiter.check(sender_id)
@@ -83,24 +86,27 @@ def send_message(
         if not duplicate.existing.same_send_as(message):
             raise ConflictError("client_message_id was already used for a different message") from None
         message, created = duplicate.existing, False
-    deliver(deps, participants, message, origin_connection_id)
-    deps.conversations.record_last_message(participants, message.conversation_id, LastMessagePreview.of(message))
+
+    # Stored: now, at the same time, find every device to tell and move both conversation rows forward.
+    users = sorted(participants)
+    preview = LastMessagePreview.of(message)
+    lookups = [functools.partial(deps.connections.for_user, user) for user in users] if deps.pusher else []
+    updates = [
+        functools.partial(deps.conversations.record_last_message, user, message.conversation_id, preview)
+        for user in users
+    ]
+    results = run_concurrently(lookups + updates)
+    if deps.pusher is not None:
+        connection_ids = [c for found in results[: len(lookups)] for c in found if c != origin_connection_id]
+        deliver(deps, message, connection_ids)
     return SendResult(message, created)
 
 
-def deliver(deps: MessagingDeps, participants: frozenset[str], message: Message, origin_connection_id: str | None):
-    """Pushes `new_message` to every connection of every participant but the one that sent it.
+def deliver(deps: MessagingDeps, message: Message, connection_ids: list[str]) -> None:
+    """Pushes `new_message` to the given connections; forgets those that are gone.
 
     At least once: a retried send pushes again; clients recognise a message by its id.
     """
-    if deps.pusher is None:
-        return
-    connection_ids = [
-        connection_id
-        for user_id in sorted(participants)
-        for connection_id in deps.connections.for_user(user_id)
-        if connection_id != origin_connection_id
-    ]
     frame = envelope("new_message", {"message": message.to_dict()}, conversation_id=message.conversation_id)
     result = fan_out(deps.pusher, connection_ids, encode(frame).encode())
     for connection_id in result.gone:

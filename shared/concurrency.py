@@ -1,0 +1,25 @@
+"""Runs independent I/O calls (DynamoDB, the management API) at the same time.
+
+Only leaf calls go to the pool, never work that itself waits on the pool, so it cannot deadlock
+however many requests share it (the local runtime runs every function in one process).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="io")
+
+
+def run_concurrently(calls: Sequence[Callable[[], Any]]) -> list[Any]:
+    """Each call's result, in order; waits for all, then raises the first failure if any."""
+    if len(calls) <= 1:
+        return [call() for call in calls]
+    futures = [_pool.submit(call) for call in calls]
+    errors = [future.exception() for future in futures]
+    for error in errors:
+        if error is not None:
+            raise error
+    return [future.result() for future in futures]
