@@ -10,8 +10,9 @@ from collections.abc import Callable
 
 import jwt
 
+from shared import validation
 from shared.config import AuthConfig
-from shared.errors import UnauthorizedError
+from shared.errors import BadRequestError, UnauthorizedError
 
 # Accepted by `parley local` and `parley token` unless JWT_SECRET is set. Never used by a deployed stack.
 LOCAL_DEV_SECRET = "parley-local-development-secret-do-not-deploy"
@@ -51,10 +52,11 @@ class TokenVerifier:
             raise UnauthorizedError("token expired") from None
         except (jwt.InvalidTokenError, jwt.PyJWKClientError) as error:
             raise UnauthorizedError(f"invalid token: {error}") from None
-        subject = claims["sub"]
-        if not isinstance(subject, str) or not subject or len(subject) > 128:
-            raise UnauthorizedError("invalid token: bad sub claim")
-        return subject
+        try:
+            # The same rules as a user id anywhere else, so every user can be addressed by every other.
+            return validation.user_id(claims["sub"])
+        except BadRequestError:
+            raise UnauthorizedError("invalid token: bad sub claim") from None
 
     def _key_for(self, token: str):
         if self._config.jwks_url:

@@ -28,6 +28,9 @@ def test_a_minted_token_names_its_user():
         ({"sub": "alice"}, "exp"),
         ({"exp": int(time.time()) + 60}, "sub"),
         ({"sub": "", "exp": int(time.time()) + 60}, "sub"),
+        ({"sub": "x" * 129, "exp": int(time.time()) + 60}, "sub"),
+        ({"sub": "ali\nce", "exp": int(time.time()) + 60}, "sub"),
+        ({"sub": 42, "exp": int(time.time()) + 60}, "Subject must be a string"),
     ],
 )
 def test_tokens_without_a_valid_exp_or_sub_are_refused(claims, reason):
