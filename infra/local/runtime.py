@@ -3,8 +3,8 @@ Lambda handlers in a thread pool, and (optionally) the backing services with the
 
 In-process use (tests): ``async with LocalRuntime(routes=..., handlers=..., start_services=False) as rt``.
 With ``start_services=True`` the runtime changes os.environ (restored on stop) and must be started before
-anything imports shared.tables; start it from a thread that outlives it (the redis-server child is tied to
-the thread that started it).
+anything imports shared.tables; start it from a thread that outlives it (the moto and redis-server children
+are tied to the thread that started them).
 """
 
 from __future__ import annotations

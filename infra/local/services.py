@@ -1,5 +1,6 @@
-"""The backing services of `parley local`: DynamoDB and S3 from an embedded moto server (or any endpoint
-in AWS_ENDPOINT_URL), and a real Redis (REDIS_URL, or a redis-server child process it starts).
+"""The backing services of `parley local`: DynamoDB and S3 from an embedded moto server (a child process,
+infra/local/moto_process.py; or any endpoint in AWS_ENDPOINT_URL), and a real Redis (REDIS_URL, or a
+redis-server child process it starts).
 
 The environment is set here, before anything imports shared.tables: PynamoDB models read their table
 names and region when they are defined.
@@ -10,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import selectors
 import shutil
 import signal
 import socket
@@ -19,12 +21,16 @@ import tempfile
 import time
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 log = logging.getLogger("local.services")
 
 DEFAULT_REGION = "us-east-1"
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 REDIS_START_TIMEOUT_SECONDS = 10
+MOTO_START_TIMEOUT_SECONDS = 30  # ready in ~1 s; generous for a loaded machine's cold imports
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MOTO_COMMAND = (sys.executable, "-m", "infra.local.moto_process", "--host", "127.0.0.1", "--port", "0")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -71,8 +77,8 @@ _prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("lin
 
 
 def _die_with_parent() -> None:
-    """Runs in the redis-server child before exec: on Linux, SIGTERM it when the thread that started it
-    ends (the process dying, even by SIGKILL), so no redis-server outlives the runtime."""
+    """Runs in a child (redis-server, moto) before exec: on Linux, SIGTERM it when the thread that started
+    it ends (the process dying, even by SIGKILL), so no child outlives the runtime."""
     if _prctl is not None:
         _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -135,6 +141,88 @@ class RedisServer:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
+class MotoServer:
+    """moto (patched by moto_dynamodb) in a child process: its CPU-bound work gets its own interpreter
+    instead of contending for the runtime's GIL with every handler. Starting it returns at once (moto takes
+    ~1 s to import: do other things meanwhile), then wait_ready()."""
+
+    def __init__(self) -> None:
+        self.url = ""
+        self.process = subprocess.Popen(
+            [*MOTO_COMMAND, "--parent-pid", str(os.getpid())],
+            cwd=REPO_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,  # one line: its URL, once it is ready
+            stderr=None,  # moto's warnings and tracebacks go where the runtime's go
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only a prctl call
+        )
+
+    def wait_ready(self, timeout: float = MOTO_START_TIMEOUT_SECONDS) -> str:
+        """Reads the URL the process prints once it is ready, checks that it answers a DynamoDB call,
+        and returns it; stops the process and raises RuntimeError if it doesn't."""
+        from infra.local.moto_process import READY_PREFIX
+
+        try:
+            line = _read_line(self.process, timeout)
+            if not line.startswith(READY_PREFIX):
+                raise RuntimeError(f"unexpected first line {line!r}")
+            url = line.removeprefix(READY_PREFIX).strip()
+            _list_tables(url, timeout=5)
+        except (RuntimeError, OSError) as error:
+            _stop_process(self.process)
+            raise RuntimeError(
+                f"the embedded moto server (python -m infra.local.moto_process) did not start: {error} "
+                f"(exit code {self.process.returncode}; its output, if any, is above)"
+            ) from None
+        finally:
+            self.process.stdout.close()
+        self.url = url
+        return url
+
+    def stop(self) -> None:
+        _stop_process(self.process)
+        self.process.stdout.close()
+
+
+def _read_line(process: subprocess.Popen, timeout: float) -> str:
+    """The first line of the child's stdout, within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while b"\n" not in data:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RuntimeError(f"not ready within {timeout:g} s")
+            if selector.select(remaining):
+                chunk = os.read(process.stdout.fileno(), 4096)
+                if not chunk:
+                    process.wait()
+                    raise RuntimeError("it exited")
+                data += chunk
+    return data.split(b"\n", 1)[0].decode(errors="replace")
+
+
+def _list_tables(url: str, timeout: float) -> None:
+    """A DynamoDB ListTables over HTTP (moto reads the service from the credential scope, never checks
+    the signature)."""
+    import urllib.request
+
+    request = urllib.request.Request(
+        url + "/",
+        data=b"{}",
+        method="POST",
+        headers={
+            "Content-Type": "application/x-amz-json-1.0",
+            "X-Amz-Target": "DynamoDB_20120810.ListTables",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20200101/us-east-1/dynamodb/aws4_request, "
+            "SignedHeaders=host, Signature=0",
+        },
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        response.read()
+
+
 def _stop_process(process: subprocess.Popen) -> None:
     if process.poll() is None:
         process.terminate()
@@ -151,7 +239,7 @@ class LocalServices:
     redis_url: str
     embedded_aws: bool
     tables: list[str] = field(default_factory=list)
-    _moto: object | None = None
+    _moto: MotoServer | None = None
     _redis: RedisServer | None = None
 
     @property
@@ -167,23 +255,10 @@ class LocalServices:
             self._moto = None
 
 
-def _start_moto() -> tuple[object, str]:
-    from moto.server import ThreadedMotoServer
-
-    from infra.local import moto_dynamodb
-
-    moto_dynamodb.install()
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one log line per moto request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    return server, f"http://{host}:{port}"
-
-
 def start_services(env: Environment) -> LocalServices:
-    """Starts what isn't given (Redis first: it is a child process), sets the environment handlers read,
-    and creates the tables. Stops what it started if any step fails."""
+    """Starts what isn't given (moto first: it takes longest, Redis starts meanwhile), sets the
+    environment handlers read, and creates the tables. Stops what it started if any step fails. Both
+    children are tied to the calling thread (see _die_with_parent)."""
     embedded_aws = not env.get("AWS_ENDPOINT_URL")
     if embedded_aws:
         # Never reach a real account from the embedded setup.
@@ -197,14 +272,20 @@ def start_services(env: Environment) -> LocalServices:
 
     services = LocalServices(aws_endpoint_url="", redis_url="", embedded_aws=embedded_aws)
     try:
+        if embedded_aws:
+            services._moto = MotoServer()
         if env.get("REDIS_URL"):
             services.redis_url = env.get("REDIS_URL")
         else:
             services._redis = RedisServer.start()
             services.redis_url = services._redis.url
             env.set("REDIS_URL", services.redis_url)
-        if embedded_aws:
-            services._moto, services.aws_endpoint_url = _start_moto()
+        if services._moto is not None:
+            # While moto imports itself in its process: the models create_tables needs (~0.3 s of imports).
+            # Nothing here reads AWS_ENDPOINT_URL before a client is made; the region is set above.
+            import shared.tables  # noqa: F401
+
+            services.aws_endpoint_url = services._moto.wait_ready()
             env.set("AWS_ENDPOINT_URL", services.aws_endpoint_url)
         else:
             services.aws_endpoint_url = env.get("AWS_ENDPOINT_URL")

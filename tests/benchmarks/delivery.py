@@ -23,11 +23,11 @@ from collections import Counter
 
 from tests.benchmarks.common import Result, markdown_table, ms, summarize, under
 from tests.benchmarks.local import (
-    ProcessCpu,
     close_pairs,
     client_session,
     local_runtime,
     make_pairs,
+    runtime_processes,
     stored_items,
 )
 
@@ -254,10 +254,10 @@ async def _throughput_phase(runtime, cfg: dict) -> dict:
         pairs = await make_pairs(session, runtime, cfg["throughput_pairs"], "tput")
         await _latency(pairs, "ws", 1, (0, 0.02), "warm-up")
         stored_before = stored_items(runtime)
-        runtime_cpu = ProcessCpu(runtime.pid)
-        cpu_before, own_before = runtime_cpu.seconds(), os.times()
+        processes = runtime_processes(runtime)
+        cpu_before, own_before = {role: p.seconds() for role, p in processes.items()}, os.times()
         throughput = await _throughput(pairs, cfg["in_flight"], cfg["duration"])
-        cpu_after, own_after = runtime_cpu.seconds(), os.times()
+        cpu_after, own_after = {role: p.seconds() for role, p in processes.items()}, os.times()
         stored_after = stored_items(runtime)
         missing, duplicated, stored_unanswered = await _stored_check(pairs, throughput)
         unexpected = Counter()
@@ -268,7 +268,8 @@ async def _throughput_phase(runtime, cfg: dict) -> dict:
     return dict(
         run=throughput, elapsed=elapsed, stored_before=stored_before, stored_after=stored_after,
         missing=missing, duplicated=duplicated, stored_unanswered=stored_unanswered, unexpected=unexpected,
-        runtime_cpu_share=(cpu_after - cpu_before) / elapsed if None not in (cpu_before, cpu_after) else None,
+        runtime_cpu_shares={role: (cpu_after[role] - cpu_before[role]) / elapsed for role in processes
+                            if None not in (cpu_before[role], cpu_after[role])},
         own_cpu_share=((own_after.user + own_after.system) - (own_before.user + own_before.system)) / elapsed,
     )
 
@@ -277,7 +278,7 @@ def _report(result: Result, cfg: dict, runs: list[LatencyRun], phase: dict) -> N
     throughput, elapsed = phase["run"], phase["elapsed"]
     missing, duplicated, stored_unanswered = phase["missing"], phase["duplicated"], phase["stored_unanswered"]
     stored_before, stored_after, unexpected = phase["stored_before"], phase["stored_after"], phase["unexpected"]
-    runtime_cpu_share, own_cpu_share = phase["runtime_cpu_share"], phase["own_cpu_share"]
+    runtime_cpu_shares, own_cpu_share = phase["runtime_cpu_shares"], phase["own_cpu_share"]
 
     # ---------------------------------------------------------------------------------- latency rows
     for run in runs:
@@ -336,8 +337,7 @@ def _report(result: Result, cfg: dict, runs: list[LatencyRun], phase: dict) -> N
                 ["unanswered sends found stored anyway", f"{stored_unanswered} of {len(throughput.unanswered)}"],
                 ["frames no send was waiting for (repeat deliveries)", str(sum(unexpected.values()))],
                 ["messages the runtime held before / after the run", f"{stored_before} / {stored_after}"],
-                ["CPU: `parley local` process (all functions + moto)",
-                 f"{runtime_cpu_share:.0%} of one core" if runtime_cpu_share is not None else "–"],
+                *([f"CPU: {role}", f"{share:.0%} of one core"] for role, share in runtime_cpu_shares.items()),
                 ["CPU: this load generator", f"{own_cpu_share:.0%} of one core"],
             ],
         )
@@ -350,7 +350,7 @@ def _report(result: Result, cfg: dict, runs: list[LatencyRun], phase: dict) -> N
         "missing_from_history": missing, "stored_twice": duplicated, "unanswered": len(throughput.unanswered),
         "unanswered_but_stored": stored_unanswered, "delivery": load, "ack": summarize(throughput.answer_ms),
         "messages_held_before": stored_before, "messages_held_after": stored_after,
-        "runtime_cpu_cores": runtime_cpu_share, "generator_cpu_cores": own_cpu_share,
+        "runtime_cpu_cores": runtime_cpu_shares, "generator_cpu_cores": own_cpu_share,
     }
 
 

@@ -7,10 +7,7 @@ import asyncio
 import contextlib
 import json
 import os
-import subprocess
-import sys
 import time
-import urllib.request
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -39,47 +36,14 @@ class RuntimeOptions:
     """How `parley local` is backed; the default is what `parley local` does by itself (set by run.py)."""
 
     aws_endpoint_url: str | None = None  # DynamoDB elsewhere (LocalStack, DynamoDB Local, …)
-    moto_process: bool = False  # moto in a process of its own instead of inside the runtime
 
     def describe(self) -> str:
         if self.aws_endpoint_url:
             return f"`parley local` with AWS_ENDPOINT_URL={self.aws_endpoint_url}"
-        if self.moto_process:
-            return "`parley local` with moto in a separate process (--moto-process)"
-        return "`parley local` as it starts by default (embedded moto, embedded redis-server)"
+        return "`parley local` as it starts by default (embedded moto in a child process, embedded redis-server)"
 
 
 OPTIONS = RuntimeOptions()
-
-
-@contextlib.contextmanager
-def _moto_process():
-    from tests.support.ports import free_port
-
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).read()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("moto server did not start") from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @contextlib.contextmanager
@@ -87,12 +51,10 @@ def local_runtime():
     from tests.support.local_runtime import run_local_runtime
 
     env = runtime_env()
-    with contextlib.ExitStack() as stack:
-        if OPTIONS.aws_endpoint_url:
-            env["AWS_ENDPOINT_URL"] = OPTIONS.aws_endpoint_url
-        elif OPTIONS.moto_process:
-            env["AWS_ENDPOINT_URL"] = stack.enter_context(_moto_process())
-        yield stack.enter_context(run_local_runtime(env=env))
+    if OPTIONS.aws_endpoint_url:
+        env["AWS_ENDPOINT_URL"] = OPTIONS.aws_endpoint_url
+    with run_local_runtime(env=env) as runtime:
+        yield runtime
 
 
 def token(user_id: str) -> str:
@@ -220,6 +182,31 @@ class ProcessCpu:
         except OSError:
             return None
         return (int(fields[11]) + int(fields[12])) / self._ticks  # utime + stime
+
+
+def runtime_processes(runtime) -> dict[str, ProcessCpu]:
+    """`parley local`'s process and the children it started (moto, redis-server), by role; Linux only
+    (empty elsewhere)."""
+    found = {"`parley local` process (functions, APIs)": ProcessCpu(runtime.pid)}
+    try:
+        entries = [entry for entry in os.listdir("/proc") if entry.isdigit()]
+    except OSError:
+        return {}
+    for entry in entries:
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            if parent != runtime.pid:
+                continue
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                argv = cmdline.read().decode(errors="replace").split("\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        if "infra.local.moto_process" in argv:
+            found["its moto process (DynamoDB)"] = ProcessCpu(int(entry))
+        elif argv and os.path.basename(argv[0]).startswith("redis-server"):
+            found["its redis-server"] = ProcessCpu(int(entry))
+    return found
 
 
 def stored_items(runtime, logical_table: str = "messages") -> int | None:

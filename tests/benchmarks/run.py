@@ -74,9 +74,9 @@ def report(results: list[Result], env: dict, quick: bool, total_seconds: float) 
         "",
         f"Through: {env['runtime']}.",
         "",
-        "Local numbers: `parley local` runs every function in one Python process, with moto as DynamoDB and "
-        "a local redis-server, all sharing this machine's CPUs with the load generator. They show relative cost "
-        "and regressions, not what AWS would do (see tests/benchmarks/README.md).",
+        "Local numbers: `parley local` runs every function in one Python process, with moto as DynamoDB in a "
+        "second one and a local redis-server, all sharing this machine's CPUs with the load generator. They show "
+        "relative cost and regressions, not what AWS would do (see tests/benchmarks/README.md).",
         "",
         markdown_table(
             ["benchmark", "metric", "value", "target", "vs target", "note"],
@@ -95,8 +95,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="shorter runs, fewer samples (about a minute)")
     parser.add_argument("--only", action="append", choices=sorted(BENCHMARKS), metavar="NAME",
                         help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}")
-    parser.add_argument("--moto-process", action="store_true",
-                        help="back `parley local` with moto in a process of its own (a comparison, not the default)")
     parser.add_argument("--aws-endpoint-url", metavar="URL",
                         help="back `parley local` with this DynamoDB endpoint (tables are created there)")
     parser.add_argument("--no-write", action="store_true", help=f"don't write {RESULTS_DIR}/latest.*")
@@ -104,7 +102,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from tests.benchmarks import local
 
-    local.OPTIONS.moto_process = args.moto_process
     local.OPTIONS.aws_endpoint_url = args.aws_endpoint_url
     names = [name for name in BENCHMARKS if not args.only or name in args.only]
     started = time.perf_counter()

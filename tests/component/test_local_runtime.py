@@ -559,8 +559,9 @@ def test_management_api_is_gone_for_a_connection_the_client_closed():
 # ---------------------------------------------------------------------------------- the CLI process
 
 
-def _processes() -> dict[int, tuple[int, str, str]]:
-    """pid -> (parent pid, name, state), from /proc."""
+def _processes() -> dict[int, tuple[int, int, str, str]]:
+    """pid -> (parent pid, process group, name, state), from /proc; the name of a Python process is what
+    it runs (`-m module` or script), so the moto child is told from the runtime."""
     table = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -568,11 +569,15 @@ def _processes() -> dict[int, tuple[int, str, str]]:
         try:
             with open(f"/proc/{entry}/stat") as stat_file:
                 stat = stat_file.read()
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline_file:
+                argv = cmdline_file.read().decode(errors="replace").split("\0")
         except OSError:
             continue
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        state, parent = stat[stat.rindex(")") + 2 :].split()[:2]
-        table[int(entry)] = (int(parent), name, state)
+        if name.startswith("python") and "-m" in argv[:-1]:
+            name = argv[argv.index("-m") + 1]
+        state, parent, group = stat[stat.rindex(")") + 2 :].split()[:3]
+        table[int(entry)] = (int(parent), int(group), name, state)
     return table
 
 
@@ -581,7 +586,7 @@ def _descendants(pid: int) -> dict[int, str]:
     found, frontier = {}, [pid]
     while frontier:
         parent = frontier.pop()
-        for child, (child_parent, name, _) in table.items():
+        for child, (child_parent, _, name, _) in table.items():
             if child_parent == parent and child not in found:
                 found[child] = name
                 frontier.append(child)
@@ -589,13 +594,22 @@ def _descendants(pid: int) -> dict[int, str]:
 
 
 def _alive(pid: int) -> bool:
+    """Running, not a zombie (after a SIGKILL, orphans are reaped by init, whenever it gets to it)."""
     entry = _processes().get(pid)
-    return entry is not None and entry[2] != "Z"
+    return entry is not None and entry[3] != "Z"
+
+
+def _alive_in_group(group: int) -> list[str]:
+    return [name for _, entry_group, name, state in _processes().values() if entry_group == group and state != "Z"]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_parley_local_starts_serves_and_stops_without_leaving_processes(signum):
+@pytest.mark.parametrize(
+    "how",
+    ["SIGTERM", "SIGINT", "Ctrl-C", "SIGKILL"],
+    ids=["SIGTERM", "SIGINT", "Ctrl-C to the process group", "SIGKILL"],
+)
+def test_parley_local_starts_serves_and_stops_without_leaving_processes(how):
     from tests.support.local_runtime import run_local_runtime
 
     env = {k: v for k, v in os.environ.items() if k not in ("AWS_ENDPOINT_URL", "REDIS_URL", "JWT_SECRET")}
@@ -604,7 +618,7 @@ def test_parley_local_starts_serves_and_stops_without_leaving_processes(signum):
         assert time.monotonic() - started < 15
         assert rt.http_url.endswith("/api/v1") and rt.ws_url.endswith("/ws")
         children = _descendants(rt.pid)
-        assert "redis-server" in children.values(), children
+        assert sorted(children.values()) == ["infra.local.moto_process", "redis-server"], children
 
         token = subprocess.run(
             [sys.executable, "-m", "infra.local.cli", "token", "alice", "--ttl", "600"],
@@ -627,10 +641,35 @@ def test_parley_local_starts_serves_and_stops_without_leaving_processes(signum):
         assert set(dynamodb.list_tables()["TableNames"]) >= {m.Meta.table_name for m in TABLE_MODELS.values()}
         assert redis.Redis.from_url(rt.redis_url).ping()
 
-        assert rt.stop(signum) == 0, rt.output()
+        if how == "Ctrl-C":  # what a terminal does: every process of the foreground group gets SIGINT
+            os.killpg(rt.pid, signal.SIGINT)
+            assert rt.process.wait(timeout=15) == 0, rt.output()
+        elif how == "SIGKILL":  # no clean-up at all: the children must go by themselves
+            assert rt.stop(signal.SIGKILL) == -signal.SIGKILL
+        else:
+            assert rt.stop(getattr(signal, how)) == 0, rt.output()
         deadline = time.monotonic() + 5
         while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not [name for pid, name in children.items() if _alive(pid)], rt.output()
-        with pytest.raises(ProcessLookupError):
-            os.killpg(rt.pid, 0)  # nothing left in its process group
+        assert not _alive_in_group(rt.pid), rt.output()  # nothing left in its process group
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("import sys; sys.exit(3)", "it exited (exit code 3"),
+        ("print('something else', flush=True)", "unexpected first line 'something else'"),
+        ("import time; time.sleep(30)", "not ready within 0.5 s"),
+    ],
+    ids=["exits", "says something else", "never ready"],
+)
+def test_a_moto_process_that_does_not_start_is_a_clear_error_and_is_stopped(monkeypatch, command, expected):
+    from infra.local import services
+
+    monkeypatch.setattr(services, "MOTO_COMMAND", (sys.executable, "-c", command))
+    moto = services.MotoServer()
+    with pytest.raises(RuntimeError, match="embedded moto server") as failed:
+        moto.wait_ready(timeout=0.5)
+    assert expected in str(failed.value)
+    assert moto.process.poll() is not None
