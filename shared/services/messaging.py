@@ -117,12 +117,12 @@ def deliver(deps: MessagingDeps, message: Message, connection_ids: list[str]) ->
 
 def message_ack(result: SendResult) -> dict:
     """The frame that answers a WebSocket send: the stored message, status `sent`."""
-    return envelope(
-        "message_ack",
-        {"client_message_id": result.message.client_message_id, "message": result.message.to_dict(),
-         "duplicate": not result.created},
-        conversation_id=result.message.conversation_id,
-    )
+    data = {
+        "client_message_id": result.message.client_message_id,
+        "message": result.message.to_dict(),
+        "duplicate": not result.created,
+    }
+    return envelope("message_ack", data, conversation_id=result.message.conversation_id)
 
 
 def list_messages(
