@@ -78,7 +78,8 @@ def _exit_despite_stuck_handlers(code: int) -> int:
     """A handler still running past its timeout is a thread that can't be killed: don't wait for it."""
     deadline = time.monotonic() + 1.0
     while time.monotonic() < deadline:
-        stuck = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+        # Handler threads only: idle pool workers that handlers' own code started don't hold anything up.
+        stuck = [t for t in threading.enumerate() if t.name.startswith("lambda_") and t.is_alive()]
         if not stuck:
             return code
         time.sleep(0.05)
