@@ -24,9 +24,10 @@ from infra.constructs.nag import acknowledge
 from shared.resources import WEBSOCKET_STAGE
 from shared.routes import HTTP_ROUTES, WEBSOCKET_ROUTES, WS_ROUTE_SELECTION, authorizer_for
 
-# Per stage, across all clients; API Gateway answers 429 above it. The account limit is 10,000 rps.
-HTTP_THROTTLE = apigwv2.ThrottleSettings(rate_limit=1000, burst_limit=2000)
-WEBSOCKET_THROTTLE = apigwv2.ThrottleSettings(rate_limit=1000, burst_limit=2000)
+# Per stage, across all clients; API Gateway answers 429 above it. Room for the brief's 1,000 messages/s
+# plus the reads around them, under the account's default 10,000 rps; per-user limits are Parley's own.
+HTTP_THROTTLE = apigwv2.ThrottleSettings(rate_limit=3000, burst_limit=5000)
+WEBSOCKET_THROTTLE = apigwv2.ThrottleSettings(rate_limit=3000, burst_limit=5000)
 # An HTTP authorizer's answer is cached per Authorization header: a token stays accepted up to this
 # long after it expires or is revoked. (WebSocket authorizers are not cached; they run once per connect.)
 AUTHORIZER_CACHE_TTL = cdk.Duration.seconds(60)

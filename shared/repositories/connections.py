@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 from shared import limits
 from shared.repositories.storage_errors import storage_call
 from shared.tables import ConnectionRecord
@@ -12,8 +14,6 @@ _RECORD_LIFETIME_SECONDS = limits.WS_MAX_CONNECTION_SECONDS + 600
 
 class ConnectionRepository:
     def add(self, connection_id: str, user_id: str, connected_at_ms: int) -> None:
-        from datetime import datetime, timedelta, timezone
-
         expires = datetime.fromtimestamp(connected_at_ms / 1000, tz=timezone.utc) + timedelta(
             seconds=_RECORD_LIFETIME_SECONDS
         )
