@@ -26,10 +26,15 @@ def client(session, target, user_id, token=None) -> ParleyClient:
     return ParleyClient(session, target.http_url, target.ws_url, token or target.token(user_id))
 
 
+async def alice_and_bob(session, target, users) -> tuple[ParleyClient, ParleyClient, str]:
+    """Clients for alice and bob, and the conversation alice started with bob."""
+    alice, bob = client(session, target, users["alice"]), client(session, target, users["bob"])
+    return alice, bob, await alice.start_conversation(users["bob"])
+
+
 def test_alice_sends_over_the_socket_and_over_http_and_bob_receives_within_a_second(target, users):
     async def scenario(session):
-        alice, bob = client(session, target, users["alice"]), client(session, target, users["bob"])
-        conversation_id = await alice.start_conversation(users["bob"])
+        alice, bob, conversation_id = await alice_and_bob(session, target, users)
         alice_ws, bob_ws = await alice.connect(), await bob.connect()
 
         sent_at = time.perf_counter()
@@ -60,8 +65,7 @@ def test_alice_sends_over_the_socket_and_over_http_and_bob_receives_within_a_sec
 
 def test_every_device_of_the_recipient_receives(target, users):
     async def scenario(session):
-        alice, bob = client(session, target, users["alice"]), client(session, target, users["bob"])
-        conversation_id = await alice.start_conversation(users["bob"])
+        alice, bob, conversation_id = await alice_and_bob(session, target, users)
         phone, laptop = await bob.connect(), await bob.connect()
         await alice.send(conversation_id, "to all your devices", client_message_id="multi")
         for socket in (phone, laptop):
@@ -126,8 +130,7 @@ def test_http_without_a_valid_token_is_401(target, users):
 
 def test_history_pages_newest_first(target, users):
     async def scenario(session):
-        alice, bob = client(session, target, users["alice"]), client(session, target, users["bob"])
-        conversation_id = await alice.start_conversation(users["bob"])
+        alice, bob, conversation_id = await alice_and_bob(session, target, users)
         for i in range(75):
             status, _ = await (alice if i % 2 else bob).send(conversation_id, f"m{i:02d}", client_message_id=f"h{i}")
             assert status == 201
@@ -147,8 +150,7 @@ def test_history_pages_newest_first(target, users):
 
 def test_a_retried_send_does_not_duplicate(target, users):
     async def scenario(session):
-        alice, bob = client(session, target, users["alice"]), client(session, target, users["bob"])
-        conversation_id = await alice.start_conversation(users["bob"])
+        alice, bob, conversation_id = await alice_and_bob(session, target, users)
         first = await alice.send(conversation_id, "once", client_message_id="retry-1")
         again = await alice.send(conversation_id, "once", client_message_id="retry-1")
         assert (first[0], again[0]) == (201, 200) and first[1] == again[1]
@@ -169,8 +171,7 @@ def test_a_retried_send_does_not_duplicate(target, users):
 
 def test_a_message_to_an_offline_user_is_there_when_they_come_back(target, users):
     async def scenario(session):
-        alice, bob = client(session, target, users["alice"]), client(session, target, users["bob"])
-        conversation_id = await alice.start_conversation(users["bob"])
+        alice, bob, conversation_id = await alice_and_bob(session, target, users)
         bob_ws = await bob.connect()
         await bob_ws.close()  # bob goes offline
         await alice.send(conversation_id, "while you were away", client_message_id="offline-1")
