@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from shared import limits
-from shared.repositories.storage_errors import storage_call
+from shared.repositories.storage import storage_call
 from shared.tables import ConnectionRecord
 
 # Kept a little past API Gateway's 2-hour maximum; TTL then removes what a lost $disconnect left.

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from shared.config import aws_region
 from shared.cursors import decode_cursor, encode_cursor
 from shared.models import Conversation, LastMessagePreview, Page
-from shared.repositories.storage_errors import (
+from shared.repositories.storage import (
     cancellation_codes,
     is_conditional_failure,
     retry_transaction,
     storage_call,
+    transaction_connection,
 )
 from shared.tables import ConversationRecord, LastMessage, UserConversationRecord
 
@@ -23,8 +22,7 @@ _PARTICIPANTS_CACHE_SIZE = 10_000
 
 
 class ConversationRepository:
-    def __init__(self, connection: Connection | None = None):
-        self._connection = connection
+    def __init__(self):
         self._participants: dict[str, frozenset[str]] = {}
 
     def participants(self, conversation_id: str) -> frozenset[str] | None:
@@ -67,7 +65,7 @@ class ConversationRepository:
         ]
 
         def write():
-            with TransactWrite(connection=self._tx_connection()) as tx:
+            with TransactWrite(connection=transaction_connection()) as tx:
                 tx.save(conversation, condition=ConversationRecord.conversation_id.does_not_exist())
                 for row in rows:
                     tx.save(row, condition=UserConversationRecord.conversation_id.does_not_exist())
@@ -130,11 +128,6 @@ class ConversationRepository:
             except UpdateError as error:
                 if not is_conditional_failure(error):
                     raise
-
-    def _tx_connection(self) -> Connection:
-        if self._connection is None:
-            self._connection = Connection(region=aws_region())
-        return self._connection
 
 
 def _conversation(row) -> Conversation:

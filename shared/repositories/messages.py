@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from shared.config import aws_region
 from shared.cursors import decode_cursor, encode_cursor
 from shared.errors import BadRequestError
 from shared.ids import is_sortable_id
 from shared.models import Message, Page
-from shared.repositories.storage_errors import cancellation_codes, retry_transaction, storage_call
+from shared.repositories.storage import (
+    cancellation_codes,
+    retry_transaction,
+    storage_call,
+    transaction_connection,
+)
 from shared.tables import MessageRecord, SentMessageRecord
 
 
@@ -24,9 +27,6 @@ class DuplicateSendError(Exception):
 
 
 class MessageRepository:
-    def __init__(self, connection: Connection | None = None):
-        self._connection = connection
-
     def store_new(self, message: Message) -> None:
         """Stores the message and claims (sender, client_message_id) for it, both or neither.
 
@@ -50,7 +50,7 @@ class MessageRepository:
         )
 
         def write():
-            with TransactWrite(connection=self._tx_connection()) as tx:
+            with TransactWrite(connection=transaction_connection()) as tx:
                 tx.save(record, condition=MessageRecord.message_id.does_not_exist())
                 tx.save(claim, condition=SentMessageRecord.client_message_id.does_not_exist())
 
@@ -95,11 +95,6 @@ class MessageRepository:
         records = records[:limit]
         next_cursor = encode_cursor({"before": records[-1].message_id}) if more else None
         return Page([_message(record) for record in records], next_cursor)
-
-    def _tx_connection(self) -> Connection:
-        if self._connection is None:
-            self._connection = Connection(region=aws_region())
-        return self._connection
 
 
 def _message(record: MessageRecord) -> Message:

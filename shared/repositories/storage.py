@@ -1,12 +1,16 @@
-"""Turns storage failures that survived the SDK's retries into a domain error."""
+"""What every repository shares: storage failures turned into domain errors, and transaction plumbing."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import random
 import time
 
+from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
+
+from shared.config import aws_region
 
 from shared.errors import StorageUnavailableError
 from shared.log import logger
@@ -19,6 +23,12 @@ def storage_call(operation: str):
     except PynamoDBException as error:
         logger.warning("storage call failed", extra={"operation": operation, "cause": error.cause_response_code})
         raise StorageUnavailableError("storage is unavailable, retry shortly") from error
+
+
+@functools.cache
+def transaction_connection() -> Connection:
+    """The connection TransactWrite needs (models bring their own); one per process."""
+    return Connection(region=aws_region())
 
 
 def is_conditional_failure(error: PynamoDBException) -> bool:
