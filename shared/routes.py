@@ -9,7 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-Api = Literal["http", "websocket", "authorizer"]
+# http/websocket: API Gateway routes; authorizer: their Lambda authorizers; the trigger kinds run work
+# after a request: stream (a DynamoDB table's stream; `key` is the table's logical name), s3 (objects
+# created under the prefix in `key`), schedule (`key` is an EventBridge rate/cron expression).
+Api = Literal["http", "websocket", "authorizer", "stream", "s3", "schedule"]
+TRIGGER_APIS = ("stream", "s3", "schedule")
 Access = Literal["read", "write", "read_write"]
 
 HTTP_PREFIX = "/api/v1"
@@ -28,6 +32,14 @@ class Route:
     returns_response: bool = False  # WebSocket: the handler's body is sent back to the caller
     memory_mb: int = 256
     timeout_seconds: int = 10
+    # Triggers only: records per invocation (stream), and how often a failed batch or event is retried
+    # before it goes to the dead-letter destination.
+    batch_size: int = 100
+    retry_attempts: int = 3
+
+    @property
+    def is_trigger(self) -> bool:
+        return self.api in TRIGGER_APIS
 
     @property
     def handler(self) -> str:
@@ -91,6 +103,7 @@ ROUTES: tuple[Route, ...] = (
 
 HTTP_ROUTES = tuple(r for r in ROUTES if r.api == "http")
 WEBSOCKET_ROUTES = tuple(r for r in ROUTES if r.api == "websocket")
+TRIGGER_ROUTES = tuple(r for r in ROUTES if r.is_trigger)
 
 
 def authorizer_for(api: Literal["http", "websocket"]) -> Route:
