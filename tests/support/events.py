@@ -55,3 +55,31 @@ def ws_event(route_key: str, *, connection_id: str, user_id: str | None, body: d
 
 def parse(response: dict) -> tuple[int, dict]:
     return response["statusCode"], json.loads(response.get("body") or "null")
+
+
+def stream_record(event_name: str, *, keys: dict, new: dict | None = None, old: dict | None = None,
+                  sequence_number: str = "100", expired: bool = False, table: str = "messages") -> dict:
+    """One record of a Lambda DynamoDB stream event; keys and images in DynamoDB JSON."""
+    change = {
+        "ApproximateCreationDateTime": 1700000000,
+        "Keys": keys,
+        "SequenceNumber": sequence_number,
+        "SizeBytes": 100,
+        "StreamViewType": "NEW_AND_OLD_IMAGES",
+    }
+    if new is not None:
+        change["NewImage"] = new
+    if old is not None:
+        change["OldImage"] = old
+    record = {
+        "eventID": uuid.uuid4().hex,
+        "eventName": event_name,
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "eventSourceARN": f"arn:aws:dynamodb:us-east-1:123456789012:table/{table}/stream/2026-01-01T00:00:00.000",
+        "dynamodb": change,
+    }
+    if expired:
+        record["userIdentity"] = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+    return record
