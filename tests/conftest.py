@@ -23,3 +23,9 @@ os.environ.update(
 os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{MOTO_PORT}"
 for name in ("REDIS_URL", "WS_MANAGEMENT_URL", "JWKS_URL", "JWT_SECRET_ARN", "JWT_ISSUER", "JWT_AUDIENCE"):
     os.environ.pop(name, None)
+
+# Property tests: no per-example deadline (2 shared cores make timings noisy).
+from hypothesis import settings  # noqa: E402
+
+settings.register_profile("parley", deadline=None)
+settings.load_profile("parley")
