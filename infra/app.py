@@ -50,8 +50,16 @@ def build_app(context: dict | None = None, outdir: str | None = None) -> tuple[c
 
 
 def main() -> None:
-    app, _ = build_app()
-    app.synth()
+    from infra.constructs.layers import FAILED_BUNDLING
+
+    try:
+        app, _ = build_app()
+        app.synth()
+    except Exception:
+        if not FAILED_BUNDLING:
+            raise
+        # layers/build.py has printed one line saying what to do; jsii's traceback would only bury it.
+        sys.exit(1)
 
 
 if __name__ == "__main__":

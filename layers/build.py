@@ -45,7 +45,12 @@ _CACHES = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
 
 def build_dependencies(out_dir: Path, requirements: Path = REQUIREMENTS) -> None:
     target = out_dir / "python"
-    subprocess.run(_install_command(target, requirements), check=True, stdout=sys.stderr)
+    command = _install_command(target, requirements)
+    if subprocess.run(command, stdout=sys.stderr, check=False).returncode != 0:
+        raise SystemExit(
+            "layers/build.py: fetching the layer's wheels failed (the installer's reason is above): "
+            "check that PyPI is reachable, then run `npx cdk synth` again"
+        )
     check_closure(target, requirements)
     shutil.rmtree(target / "bin", ignore_errors=True)  # console scripts: nothing runs them on Lambda
     _precompile(target)
@@ -66,16 +71,36 @@ def package_functions(out_dir: Path) -> None:
 def _install_command(target: Path, requirements: Path) -> list[str]:
     # --no-deps: requirements.txt pins the whole closure (minus RUNTIME_PROVIDED); check_closure verifies it.
     common = ["--target", str(target), "--python-version", PYTHON_VERSION, "--no-deps", "-r", str(requirements)]
-    if importlib.util.find_spec("pip") is not None:
-        platforms = [arg for platform in PIP_PLATFORMS for arg in ("--platform", platform)]
-        return [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                "--root-user-action=ignore", "--no-compile", "--implementation", "cp", "--only-binary=:all:",
-                *platforms, *common]  # fmt: skip
-    uv = shutil.which("uv")  # a venv made by uv has no pip
-    if uv is not None:
-        return [uv, "pip", "install", "--quiet", "--python", sys.executable,
+    kind, installer = find_installer()
+    if kind == "uv":
+        return [*installer, "pip", "install", "--quiet", "--python", sys.executable,
                 "--python-platform", UV_PLATFORM, "--only-binary", ":all:", *common]  # fmt: skip
-    raise SystemExit("layers/build.py needs pip or uv to fetch the layer's wheels")
+    platforms = [arg for platform in PIP_PLATFORMS for arg in ("--platform", platform)]
+    return [*installer, "install", "--quiet", "--disable-pip-version-check", "--root-user-action=ignore",
+            "--no-compile", "--implementation", "cp", "--only-binary=:all:", *platforms, *common]  # fmt: skip
+
+
+def find_installer() -> tuple[str, list[str]]:
+    """("uv" | "pip", the command that runs it), looked for wherever it may be, PATH or not.
+
+    bootstrap.sh puts uv in .venv, but the app may run elsewhere: a venv made by uv has no pip, one made
+    by `python -m venv` has no uv, and PATH may hold neither (uv installed as a module of another Python).
+    """
+    if importlib.util.find_spec("uv") is not None:
+        return "uv", [sys.executable, "-m", "uv"]
+    if importlib.util.find_spec("pip") is not None:
+        return "pip", [sys.executable, "-m", "pip"]
+    if uv := shutil.which("uv"):
+        return "uv", [uv]
+    base = getattr(sys, "_base_executable", None)  # the Python a venv was made from
+    if base and base != sys.executable and Path(base).exists():
+        for module in ("uv", "pip"):
+            if subprocess.run([base, "-c", f"import {module}"], capture_output=True, check=False).returncode == 0:
+                return module, [base, "-m", module]
+    raise SystemExit(
+        "layers/build.py: no pip or uv to fetch the layer's wheels: run `bash infra/bootstrap.sh` "
+        "(it puts uv in .venv, which cdk.json runs), then `npx cdk synth` again"
+    )
 
 
 def check_closure(target: Path, requirements: Path = REQUIREMENTS) -> None:

@@ -24,6 +24,14 @@ ARCHITECTURE = lambda_.Architecture.ARM_64
 _CACHES = ["__pycache__", "*.pyc", "*.pyo"]
 
 
+class BundlingFailed(Exception):
+    """layers/build.py failed and has printed what to do (jsii hands this to the app as a RuntimeError)."""
+
+
+# The bundling steps that failed in this process: the app exits quietly on them (see infra/app.py).
+FAILED_BUNDLING: list[str] = []
+
+
 @jsii.implements(cdk.ILocalBundling)
 class BuildScriptBundling:
     """Runs `python layers/build.py <what> <output_dir>` in place of a bundling container."""
@@ -33,7 +41,9 @@ class BuildScriptBundling:
 
     def try_bundle(self, output_dir: str, options: cdk.BundlingOptions) -> bool:
         # Raise rather than return False: False would make CDK fall back to Docker, which we don't use.
-        subprocess.run([sys.executable, str(BUILD_SCRIPT), self.what, output_dir], check=True)
+        if subprocess.run([sys.executable, str(BUILD_SCRIPT), self.what, output_dir], check=False).returncode:
+            FAILED_BUNDLING.append(self.what)
+            raise BundlingFailed(f"layers/build.py {self.what} failed")
         return True
 
 
