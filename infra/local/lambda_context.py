@@ -16,6 +16,10 @@ def function_name(route: Route) -> str:
     return f"{FUNCTION_NAME_PREFIX}{route.name}"
 
 
+def function_arn(route: Route, region: str) -> str:
+    return f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{function_name(route)}"
+
+
 class LambdaContext:
     """Mirrors awslambdaric's LambdaContext: the same attributes, with the same types.
 
@@ -25,7 +29,7 @@ class LambdaContext:
     def __init__(self, route: Route, *, region: str, log_stream_name: str, deadline_epoch_ms: int) -> None:
         self.function_name = function_name(route)
         self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{self.function_name}"
+        self.invoked_function_arn = function_arn(route, region)
         self.memory_limit_in_mb = str(route.memory_mb)
         self.aws_request_id = str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{self.function_name}"

@@ -82,6 +82,9 @@ def _transact_write_items(self, transact_items: list[dict[str, Any]]) -> None:
             raise TransactionCanceledException(errors)
 
         # 2. Apply. Conditions held under the lock, so they are not evaluated again.
+        from infra.local.moto_streams import roll_back_to, savepoint
+
+        stream_ends = savepoint(self, [table_name for _, _, table_name, _, _ in planned])
         written: list[tuple[str, dict, Any]] = []
         for index, (op_type, op, table_name, key, current) in enumerate(planned):
             if op_type == "ConditionCheck":
@@ -92,6 +95,7 @@ def _transact_write_items(self, transact_items: list[dict[str, Any]]) -> None:
             except Exception as error:  # moto rejected the item (e.g. a malformed update expression)
                 for done_table, done_key, original in reversed(written):
                     _restore(self, done_table, done_key, original)
+                roll_back_to(self, stream_ends)  # the stream never reports what was undone
                 errors = [(None, None, None)] * len(planned)
                 errors[index] = (type(error).__name__, str(error), None)
                 raise TransactionCanceledException(errors) from error

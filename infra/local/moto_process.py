@@ -1,10 +1,11 @@
 """The embedded moto server of `parley local`, in a process of its own.
 
-    python -m infra.local.moto_process [--host 127.0.0.1] [--port 0] [--parent-pid PID]
+    python -m infra.local.moto_process [--host 127.0.0.1] [--port 0] [--parent-pid PID] [--ttl-sweep-seconds S]
 
 moto is pure Python and CPU-bound: inside the runtime's process it shared one GIL with every Lambda
 handler and the API server. Here it has its own interpreter (and core). The process installs
-infra.local.moto_dynamodb (DynamoDB's all-or-nothing transactions), binds its port (0: a free one),
+infra.local.moto_dynamodb (DynamoDB's all-or-nothing transactions, one-partition queries) and
+infra.local.moto_streams (DynamoDB's stream records, TTL expiry), binds its port (0: a free one),
 warms its DynamoDB backend, and only then prints one line to stdout, ``READY_PREFIX + url``; nothing else
 goes to stdout after it. Warnings and errors (a moto traceback) go to stderr; the request log doesn't.
 
@@ -25,6 +26,8 @@ import signal
 import sys
 import threading
 import time
+
+from infra.local.moto_streams import DEFAULT_TTL_SWEEP_SECONDS  # light: moto itself is imported later
 
 READY_PREFIX = "moto listening on "
 WATCHDOG_INTERVAL_SECONDS = 1.0
@@ -73,6 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 (default) picks a free one")
     parser.add_argument("--parent-pid", type=int, help="exit when this process (the one that started it) is gone")
+    parser.add_argument(
+        "--ttl-sweep-seconds",
+        type=float,
+        default=DEFAULT_TTL_SWEEP_SECONDS,
+        help=f"how often expired TTL items are deleted (default {DEFAULT_TTL_SWEEP_SECONDS:g}; 0: never)",
+    )
     args = parser.parse_args(argv)
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -84,9 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
-    from infra.local import moto_dynamodb
+    from infra.local import moto_streams
 
-    moto_dynamodb.install()
+    moto_streams.install(ttl_sweep_seconds=args.ttl_sweep_seconds)  # moto_dynamodb's patches too
     _skip_per_request_lookups()
     app = DomainDispatcherApplication(create_backend_app)
     # Bound and listening from here on; requests wait in the backlog until serve_forever.

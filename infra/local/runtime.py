@@ -1,5 +1,6 @@
 """`parley local` in one object: the HTTP, WebSocket and management APIs on one aiohttp server, the
-Lambda handlers in a thread pool, and (optionally) the backing services with the environment they need.
+Lambda handlers in a thread pool, the triggers (stream consumers, schedules: infra/local/triggers.py),
+and (optionally) the backing services with the environment they need.
 
 In-process use (tests): ``async with LocalRuntime(routes=..., handlers=..., start_services=False) as rt``.
 With ``start_services=True`` the runtime changes os.environ (restored on stop) and must be started before
@@ -22,6 +23,7 @@ from infra.local.http_api import MAX_PAYLOAD_BYTES, CorsPolicy, HttpApi
 from infra.local.lambda_invoker import Handler, LambdaInvoker
 from infra.local.management_api import ManagementApi
 from infra.local.services import DEFAULT_REGION, Environment, LocalServices, default_jwt_secret, start_services
+from infra.local.triggers import DeadLetters, Triggers, TriggerSettings
 from infra.local.websocket_api import WebSocketApi, WebSocketLimits
 from shared import limits
 from shared.routes import ROUTES, Route
@@ -60,6 +62,13 @@ def _authorizer(routes: Sequence[Route], api: str) -> Route | None:
     return next((r for r in routes if r.api == "authorizer" and r.key == api), None)
 
 
+def _configured_table_names() -> dict[str, str]:
+    from shared.config import table_name
+    from shared.resources import TABLE_ENV
+
+    return {logical: table_name(logical) for logical in TABLE_ENV}
+
+
 @dataclass(frozen=True)
 class _Listener:
     sock: socket.socket
@@ -78,6 +87,8 @@ class LocalRuntime:
         ws_limits: WebSocketLimits | None = None,
         cors: CorsPolicy | None = CorsPolicy(),  # noqa: B008 - immutable
         max_workers: int = 128,
+        table_names: Mapping[str, str] | None = None,  # logical -> physical; default: shared.config's
+        triggers: TriggerSettings | None = None,
     ) -> None:
         self._routes = tuple(routes)
         self._handlers = handlers
@@ -87,6 +98,9 @@ class LocalRuntime:
         self._ws_limits = ws_limits
         self._cors = cors
         self._max_workers = max_workers
+        self._table_names = table_names
+        self._trigger_settings = triggers
+        self._triggers: Triggers | None = None
         self._env = Environment()
         self._listener: _Listener | None = None
         self._runner: web.AppRunner | None = None
@@ -114,6 +128,13 @@ class LocalRuntime:
     @property
     def ws_url(self) -> str:
         return f"ws{self.base_url.removeprefix('http')}{WS_PATH}"
+
+    @property
+    def dead_letters(self) -> DeadLetters:
+        """What the triggers gave up on after their retries (the deployed stack's dead-letter queue)."""
+        if self._triggers is None:
+            raise RuntimeError("the runtime is not started")
+        return self._triggers.dead_letters
 
     @property
     def management_url(self) -> str:
@@ -173,10 +194,20 @@ class LocalRuntime:
         )
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()
+        self._triggers = Triggers(
+            self._routes,
+            invoker=self._invoker,
+            region=region,
+            table_names=self._table_names if self._table_names is not None else _configured_table_names(),
+            settings=self._trigger_settings,
+        )
+        await self._triggers.start()
 
     async def stop(self) -> None:
         """Closes every WebSocket (1001, `$disconnect` runs), stops the server, then the services."""
         try:
+            if self._triggers is not None:
+                await self._triggers.stop()
             if self._websocket_api is not None:
                 await self._websocket_api.shutdown()
                 self._websocket_api = None

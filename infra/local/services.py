@@ -31,6 +31,7 @@ REDIS_START_TIMEOUT_SECONDS = 10
 MOTO_START_TIMEOUT_SECONDS = 30  # ready in ~1 s; generous for a loaded machine's cold imports
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MOTO_COMMAND = (sys.executable, "-m", "infra.local.moto_process", "--host", "127.0.0.1", "--port", "0")
+TTL_SWEEP_ENV = "PARLEY_LOCAL_TTL_SWEEP_SECONDS"  # how often the embedded moto deletes expired items
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -146,10 +147,11 @@ class MotoServer:
     instead of contending for the runtime's GIL with every handler. Starting it returns at once (moto takes
     ~1 s to import: do other things meanwhile), then wait_ready()."""
 
-    def __init__(self) -> None:
+    def __init__(self, ttl_sweep_seconds: str | None = None) -> None:
         self.url = ""
+        sweep = ["--ttl-sweep-seconds", ttl_sweep_seconds] if ttl_sweep_seconds else []
         self.process = subprocess.Popen(
-            [*MOTO_COMMAND, "--parent-pid", str(os.getpid())],
+            [*MOTO_COMMAND, "--parent-pid", str(os.getpid()), *sweep],
             cwd=REPO_ROOT,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,  # one line: its URL, once it is ready
@@ -273,7 +275,7 @@ def start_services(env: Environment) -> LocalServices:
     services = LocalServices(aws_endpoint_url="", redis_url="", embedded_aws=embedded_aws)
     try:
         if embedded_aws:
-            services._moto = MotoServer()
+            services._moto = MotoServer(ttl_sweep_seconds=env.get(TTL_SWEEP_ENV))
         if env.get("REDIS_URL"):
             services.redis_url = env.get("REDIS_URL")
         else:

@@ -8,7 +8,7 @@ import pytest
 import redis as redis_lib
 from moto.server import ThreadedMotoServer
 
-from infra.local import moto_dynamodb
+from infra.local import moto_streams
 from shared import config, wiring
 from shared.tables import TABLE_MODELS
 from tests.conftest import MOTO_PORT
@@ -25,7 +25,8 @@ def reset_wiring():
 
 @pytest.fixture(scope="session")
 def moto_url():
-    moto_dynamodb.install()  # what `parley local` runs: moto with DynamoDB's transaction guarantees
+    # What `parley local` runs: moto with DynamoDB's transactions and streams (TTL is swept by the tests).
+    moto_streams.install(ttl_sweep_seconds=None)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=MOTO_PORT, verbose=False)
     server.start()
     yield f"http://127.0.0.1:{MOTO_PORT}"

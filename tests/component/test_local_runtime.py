@@ -255,6 +255,44 @@ def test_http_request_reaches_its_handler_with_a_payload_2_0_event_and_a_lambda_
     run(scenario)
 
 
+def test_every_api_gateway_event_parses_with_powertools_models():
+    """The events a handler gets are the ones Powertools' parser models describe (the stream and schedule
+    events: tests/component/test_local_streams.py). Powertools has no model of the WebSocket `$connect`
+    authorizer's event (its REST one wants resource, path and httpMethod, which AWS doesn't send there)."""
+    from aws_lambda_powertools.utilities.parser.models import (
+        APIGatewayProxyEventV2Model,
+        APIGatewayWebSocketConnectEventModel,
+        APIGatewayWebSocketDisconnectEventModel,
+        APIGatewayWebSocketMessageEventModel,
+        ApiGatewayAuthorizerRequestV2,
+    )
+
+    async def scenario(rt, backend, session):
+        auth = {"Authorization": "Bearer allow", "content-type": "application/json"}
+        assert (await session.get(f"{rt.http_url}/things/abc?x=1", headers=auth)).status == 201
+        assert (await session.post(f"{rt.http_url}/things", headers=auth, data=b"{}")).status == 200
+        ws = await session.ws_connect(rt.ws_url, params={"token": "allow"})
+        await ws.send_str(json.dumps({"action": "echo"}))
+        await next_text(ws)
+        await ws.close()
+        await backend.wait_for("ws_disconnect")
+
+        models = {
+            "http_authorizer": ApiGatewayAuthorizerRequestV2,
+            "get_thing": APIGatewayProxyEventV2Model,
+            "post_thing": APIGatewayProxyEventV2Model,
+            "ws_connect": APIGatewayWebSocketConnectEventModel,
+            "ws_echo": APIGatewayWebSocketMessageEventModel,
+            "ws_disconnect": APIGatewayWebSocketDisconnectEventModel,
+        }
+        for name, model in models.items():
+            assert backend.events[name], name
+            for event in backend.events[name]:
+                model.model_validate(event)
+
+    run(scenario)
+
+
 def test_http_routes_match_like_api_gateway_and_unknown_ones_are_404():
     async def scenario(rt, backend, session):
         auth = {"Authorization": "Bearer allow"}

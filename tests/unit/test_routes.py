@@ -5,14 +5,31 @@ import importlib
 import pytest
 
 from shared.resources import TABLE_ENV
-from shared.routes import HTTP_PREFIX, ROUTES, WEBSOCKET_ROUTES
+from shared.routes import HTTP_PREFIX, ROUTES, TRIGGER_ROUTES, WEBSOCKET_ROUTES
 
 pytestmark = pytest.mark.unit
 
 
 def test_names_and_keys_are_unique():
     assert len({r.name for r in ROUTES}) == len(ROUTES)
-    assert len({(r.api, r.key) for r in ROUTES}) == len(ROUTES)
+    # Several triggers may share a source (two consumers of one table's stream); API routes may not.
+    api_routes = [r for r in ROUTES if not r.is_trigger]
+    assert len({(r.api, r.key) for r in api_routes}) == len(api_routes)
+
+
+@pytest.mark.parametrize("route", [r for r in TRIGGER_ROUTES if r.api == "stream"], ids=lambda r: r.name)
+def test_a_stream_route_consumes_a_table_whose_model_declares_its_stream(route):
+    from shared.tables import TABLE_MODELS
+
+    assert route.key in TABLE_MODELS
+    # The one source of the stream: the CDK stack and the local runtime both create it from the model.
+    assert getattr(TABLE_MODELS[route.key].Meta, "stream_view_type", None) == "NEW_AND_OLD_IMAGES"
+    assert 1 <= route.batch_size <= 10_000 and 0 <= route.retry_attempts <= 10_000  # Lambda's limits
+
+
+@pytest.mark.parametrize("route", [r for r in TRIGGER_ROUTES if r.api == "schedule"], ids=lambda r: r.name)
+def test_a_schedule_route_has_an_eventbridge_expression(route):
+    assert route.key.startswith(("rate(", "cron(")) and route.key.endswith(")")
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
