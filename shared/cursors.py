@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
-from shared import limits
+from shared import limits, validation
 from shared.errors import BadRequestError
 
 
@@ -34,6 +34,4 @@ def decode_cursor(cursor: str, keys: tuple[str, ...]) -> dict[str, str]:
 def page_size(raw: str | None) -> int:
     if raw is None or raw == "":
         return limits.DEFAULT_PAGE_SIZE
-    if not raw.isdigit() or not 1 <= int(raw) <= limits.MAX_PAGE_SIZE:
-        raise BadRequestError(f"limit must be an integer from 1 to {limits.MAX_PAGE_SIZE}")
-    return int(raw)
+    return validation.whole_number(raw, "limit", 1, limits.MAX_PAGE_SIZE)

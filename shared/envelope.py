@@ -5,9 +5,9 @@
 
 from __future__ import annotations
 
-import json
 import time
 
+from shared.adapter import dump_json
 from shared.ids import new_sortable_id
 
 
@@ -21,4 +21,4 @@ def envelope(event_type: str, data: dict, *, conversation_id: str | None = None,
 
 
 def encode(frame: dict) -> str:
-    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+    return dump_json(frame)

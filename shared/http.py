@@ -1,20 +1,19 @@
 """The HTTP adapter: API Gateway HTTP API (payload 2.0) event in, JSON response out.
 
 `http_endpoint` wraps a function `(request) -> (status, body)`: it authenticates the caller through the
-authorizer's context, turns ParleyErrors into the contract's error JSON and anything else into a logged 500.
+authorizer's context, turns ParleyErrors into the contract's error JSON and anything else into a logged 500
+(shared/adapter.py, the core it shares with the WebSocket adapter).
 """
 
 from __future__ import annotations
 
 import base64
 import functools
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from shared import limits
-from shared.errors import BadRequestError, ParleyError, PayloadTooLargeError, UnauthorizedError
-from shared.log import logger
+from shared import adapter, limits
+from shared.errors import BadRequestError, ParleyError
 
 JSON_HEADERS = {"content-type": "application/json; charset=utf-8", "cache-control": "no-store"}
 
@@ -29,24 +28,23 @@ class HttpRequest:
     def json_body(self) -> dict:
         if not self.raw_body:
             raise BadRequestError("request body must be a JSON object")
-        if len(self.raw_body.encode()) > limits.MAX_HTTP_BODY_BYTES:
-            raise PayloadTooLargeError(f"request body is over {limits.MAX_HTTP_BODY_BYTES} bytes")
-        try:
-            body = json.loads(self.raw_body)
-        except ValueError:
-            raise BadRequestError("request body is not valid JSON") from None
-        if not isinstance(body, dict):
-            raise BadRequestError("request body must be a JSON object")
-        return body
+        return adapter.json_object(self.raw_body, max_bytes=limits.MAX_HTTP_BODY_BYTES, what="request body")
 
 
 def caller_id(event: dict) -> str:
     """The user id the HTTP authorizer resolved, or a 401 with the reason it gave."""
     context = ((event.get("requestContext") or {}).get("authorizer") or {}).get("lambda") or {}
-    user_id = context.get("user_id")
-    if not user_id:
-        raise UnauthorizedError(context.get("auth_error") or "missing or invalid token")
-    return user_id
+    return adapter.caller_id(context, context.get("auth_error") or "missing or invalid token")
+
+
+def _parameters(values: dict | None, where: str) -> dict[str, str]:
+    """Path or query parameters as decoded text; refused if decoding lost bytes (invalid UTF-8 turned
+    into U+FFFD), so two different raw ids can never name the same thing."""
+    values = values or {}
+    for value in values.values():
+        if "\ufffd" in value or not adapter.is_valid_text(value):
+            raise BadRequestError(f"the {where} is not valid UTF-8 text")
+    return values
 
 
 def parse_request(event: dict) -> HttpRequest:
@@ -58,8 +56,8 @@ def parse_request(event: dict) -> HttpRequest:
             raise BadRequestError("request body is not UTF-8 text") from None
     return HttpRequest(
         user_id=caller_id(event),
-        path_params=event.get("pathParameters") or {},
-        query=event.get("queryStringParameters") or {},
+        path_params=_parameters(event.get("pathParameters"), "path"),
+        query=_parameters(event.get("queryStringParameters"), "query string"),
         raw_body=body,
     )
 
@@ -68,7 +66,7 @@ def json_response(status: int, body: dict, headers: dict | None = None) -> dict:
     return {
         "statusCode": status,
         "headers": {**JSON_HEADERS, **(headers or {})},
-        "body": json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+        "body": adapter.dump_json(body),
     }
 
 
@@ -85,12 +83,7 @@ def http_endpoint(func: Callable[[HttpRequest], tuple[int, dict]]) -> Callable[[
         try:
             status, body = func(parse_request(event))
             return json_response(status, body)
-        except ParleyError as error:
-            if error.status >= 500:
-                logger.warning("request failed", extra={"code": error.code, "reason": error.message})
-            return error_response(error)
-        except Exception:
-            logger.exception("unhandled error")
-            return json_response(500, {"error": {"code": "internal_error", "message": "internal error"}})
+        except Exception as error:
+            return error_response(adapter.as_parley_error(error))
 
     return handler

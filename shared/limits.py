@@ -7,6 +7,7 @@ MAX_HTTP_BODY_BYTES = 64 * 1024
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
 MAX_CURSOR_LENGTH = 1024
+MAX_JSON_DEPTH = 32  # nesting levels in a request body or frame; Parley's own shapes need 3
 DEFAULT_SEND_RATE_LIMIT_PER_MINUTE = 120  # per user, across devices; 0 turns the limit off
 
 # API Gateway WebSocket limits (AWS's numbers; the local runtime enforces the same).

@@ -9,6 +9,15 @@ from shared import limits
 from shared.errors import BadRequestError
 
 _CLIENT_MESSAGE_ID = re.compile(r"[A-Za-z0-9._:\-]+")
+# ASCII digits only: str.isdigit() and int() also take superscripts, other scripts' digits, "_" and spaces.
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
+
+
+def whole_number(raw: str, field: str, low: int, high: int) -> int:
+    """A query-string number from `low` to `high`; anything else (however long or exotic) is a 400."""
+    if not _WHOLE_NUMBER.fullmatch(raw) or not low <= int(raw) <= high:
+        raise BadRequestError(f"{field} must be an integer from {low} to {high}")
+    return int(raw)
 
 
 def user_id(value: object, field: str = "user id") -> str:

@@ -2,20 +2,19 @@
 
 Routes configured to return a response send the handler's body to the calling connection, so a
 failed action answers with an `error` frame and the connection stays open (the status is always 200:
-anything else would only be logged by API Gateway, never seen by the client).
+anything else would only be logged by API Gateway, never seen by the client). Parsing, the caller's id
+and error mapping are shared/adapter.py, the core it shares with the HTTP adapter.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from shared import limits
+from shared import adapter, limits
 from shared.envelope import encode, envelope
-from shared.errors import BadRequestError, ParleyError, PayloadTooLargeError, UnauthorizedError
-from shared.log import logger
+from shared.errors import ParleyError
 
 
 @dataclass(frozen=True)
@@ -27,25 +26,14 @@ class WsRequest:
 
 def caller_id(event: dict) -> str:
     """API Gateway passes the $connect authorizer's context with every later message of the connection."""
-    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
-    user_id = authorizer.get("user_id") or authorizer.get("principalId")
-    if not user_id:
-        raise UnauthorizedError("connection is not authenticated")
-    return user_id
+    authorizer = (event.get("requestContext") or {}).get("authorizer")
+    return adapter.caller_id(authorizer, "connection is not authenticated", fallback_key="principalId")
 
 
 def parse_body(raw: str | None) -> dict:
     if raw is None:
         return {}
-    if len(raw.encode()) > limits.WS_MAX_FRAME_BYTES:
-        raise PayloadTooLargeError("frame is too large")
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise BadRequestError("frame is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise BadRequestError("frame must be a JSON object")
-    return body
+    return adapter.json_object(raw, max_bytes=limits.WS_MAX_FRAME_BYTES, what="frame")
 
 
 def frame_response(frame: dict | None) -> dict:
@@ -59,8 +47,9 @@ def error_frame(error: ParleyError, body: dict) -> dict:
     data = error.to_dict()
     # Echo what lets the client match the error to what it sent.
     for key in ("action", "client_message_id", "request_id"):
-        if isinstance(body.get(key), str):
-            data[key] = body[key][:128]
+        value = body.get(key)
+        if isinstance(value, str) and adapter.is_valid_text(value[:128]):
+            data[key] = value[:128]
     return envelope("error", data)
 
 
@@ -76,10 +65,7 @@ def ws_endpoint(func: Callable[[WsRequest], dict | None]) -> Callable[[dict, obj
                 body=body,
             )
             return frame_response(func(request))
-        except ParleyError as error:
-            return frame_response(error_frame(error, body))
-        except Exception:
-            logger.exception("unhandled error")
-            return frame_response(error_frame(ParleyError("internal error"), body))
+        except Exception as error:
+            return frame_response(error_frame(adapter.as_parley_error(error), body))
 
     return handler

@@ -14,6 +14,7 @@ from urllib.parse import unquote
 from aiohttp import web
 from multidict import CIMultiDict
 
+from infra.local.front_door import gateway_message
 from infra.local.lambda_events import HttpRequest, http_authorizer_event, http_event, new_id, now_ms
 from infra.local.lambda_invoker import FunctionError, FunctionTimeout, LambdaInvoker
 from shared.routes import Route
@@ -31,11 +32,7 @@ _VARIABLE = re.compile(r"^\{([^{}+]+)(\+?)\}$")
 
 def message_response(status: int, message: str, request_id: str | None = None) -> web.Response:
     """API Gateway's own error answers: ``{"message": "..."}``."""
-    headers = {"Content-Type": "application/json"}
-    if request_id:
-        headers["Apigw-Requestid"] = request_id
-    body = json.dumps({"message": message}, separators=(",", ":")).encode()
-    return web.Response(status=status, body=body, headers=headers)
+    return gateway_message(status, message, {"Apigw-Requestid": request_id} if request_id else None)
 
 
 @dataclass(frozen=True)
@@ -196,7 +193,10 @@ def lambda_result_response(result: object, request_id: str) -> web.Response:
         except binascii.Error as exc:
             raise MalformedLambdaResponse(f"isBase64Encoded but body is not base64: {exc}") from None
     else:
-        payload = body.encode("utf-8")
+        try:
+            payload = body.encode("utf-8")
+        except UnicodeEncodeError:
+            raise MalformedLambdaResponse("body is not valid UTF-8 text (a lone surrogate)") from None
     return web.Response(status=status, body=payload, headers=headers)
 
 

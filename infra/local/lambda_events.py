@@ -272,8 +272,12 @@ def _ws_request_context(
     return context
 
 
+# Hop-by-hop headers of the upgrade request that API Gateway does not pass on.
+_WS_HOP_BY_HOP = frozenset({"connection", "upgrade"})
+
+
 def _ws_upgrade_headers(client: WebSocketClient) -> list[tuple[str, str]]:
-    headers = list(client.headers)
+    headers = [(name, value) for name, value in client.headers if name.lower() not in _WS_HOP_BY_HOP]
     present = {name.lower() for name, _ in headers}
     for name, value in (
         ("X-Amzn-Trace-Id", trace_id()),

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from infra.local.connections import ConnectionRegistry
+from infra.local.front_door import GatewayAppRunner, drop_server_header
 from infra.local.http_api import MAX_PAYLOAD_BYTES, CorsPolicy, HttpApi
 from infra.local.lambda_invoker import Handler, LambdaInvoker
 from infra.local.management_api import ManagementApi
@@ -183,13 +184,15 @@ class LocalRuntime:
         management_api = ManagementApi(registry)
 
         app = web.Application(client_max_size=MAX_PAYLOAD_BYTES)
+        app.on_response_prepare.append(drop_server_header)
         app.router.add_get(WS_PATH, self._websocket_api.handle)
         app.router.add_post("/@connections/{connection_id}", management_api.post)
         app.router.add_get("/@connections/{connection_id}", management_api.get)
         app.router.add_delete("/@connections/{connection_id}", management_api.delete)
-        app.router.add_route("*", "/{path:.*}", http_api.handle)
+        # (?s): a path with an encoded newline (%0A) still reaches the HTTP API, as on API Gateway.
+        app.router.add_route("*", "/{path:(?s:.*)}", http_api.handle)
 
-        self._runner = web.AppRunner(
+        self._runner = GatewayAppRunner(
             app, handle_signals=False, shutdown_timeout=5, access_log_format='%a "%r" %s %b %Tfs'
         )
         await self._runner.setup()

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 import re
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 from aiohttp import WSMsgType, web
 
 from infra.local.connections import Connection, ConnectionRegistry
+from infra.local.front_door import gateway_message
 from infra.local.lambda_events import (
     WebSocketClient,
     new_id,
@@ -34,6 +34,10 @@ log = logging.getLogger("local.websocket")
 
 IDENTITY_SOURCE_QUERY = "token"  # route.request.querystring.token
 GOING_AWAY = (1001, "Going away")
+# API Gateway takes text frames only: a binary one ends the connection (the reason text is ours).
+UNSUPPORTED_DATA = (1003, "Binary frames are not supported")
+NO_STATUS = 1005  # a close frame without a status code
+NO_STATUS_REASON = "Client-side close frame status not set"  # AWS's disconnectReason for it
 _RESERVED_ROUTES = {"$connect", "$disconnect"}
 
 
@@ -96,11 +100,6 @@ def authorizer_policy(result: object, method_arn: str) -> tuple[bool, str, dict]
     return allowed, principal_id, context
 
 
-def _refusal(status: int, message: str) -> web.Response:
-    body = json.dumps({"message": message}, separators=(",", ":")).encode()
-    return web.Response(status=status, body=body, headers={"Content-Type": "application/json"})
-
-
 class WebSocketApi:
     def __init__(
         self,
@@ -124,7 +123,7 @@ class WebSocketApi:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         probe = web.WebSocketResponse()
         if not probe.can_prepare(request).ok:
-            return _refusal(426, "Upgrade Required")
+            return gateway_message(426, "Upgrade Required")
         sockname = request.transport.get_extra_info("sockname") if request.transport else None
         client = WebSocketClient(
             connection_id=new_id(),
@@ -141,7 +140,7 @@ class WebSocketApi:
             protocols = await self._connect(client, authorizer)
         except HandshakeRefused as refused:
             log.info("handshake refused: %s", refused)
-            return _refusal(refused.status, refused.message)
+            return gateway_message(refused.status, refused.message)
 
         ws = web.WebSocketResponse(
             # aiohttp refuses a message of max_msg_size bytes itself; API Gateway accepts exactly 128 KB.
@@ -150,12 +149,18 @@ class WebSocketApi:
             autoping=True,
             protocols=protocols,
         )
-        await ws.prepare(request)
         connection = Connection(client=client, ws=ws, authorizer=authorizer)
-        self._registry.add(connection)
-        log.info("connected %s", client.connection_id)
         code, reason = 1006, ""
         try:
+            # `$connect` has run: from here on, whatever happens (even a client gone before the 101
+            # answer), `$disconnect` runs too.
+            try:
+                await ws.prepare(request)
+            except ConnectionError as exc:
+                log.info("%s went away during the handshake: %s", client.connection_id, exc)
+                return ws
+            self._registry.add(connection)
+            log.info("connected %s", client.connection_id)
             code, reason = await self._receive(connection)
         finally:
             self._registry.remove(client.connection_id)
@@ -230,38 +235,36 @@ class WebSocketApi:
                 message = await ws.receive(timeout=remaining)
             except TimeoutError:
                 continue
-            if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+            if message.type is WSMsgType.TEXT:
                 last_active = time.monotonic()
                 connection.last_active_at = time.time()
-                if message.type is WSMsgType.TEXT:
-                    self._dispatch(connection, message.data, is_base64_encoded=False)
-                else:
-                    self._dispatch(connection, base64.b64encode(message.data).decode(), is_base64_encoded=True)
+                self._dispatch(connection, message.data)
+            elif message.type is WSMsgType.BINARY:
+                await connection.close(*UNSUPPORTED_DATA)
+                return UNSUPPORTED_DATA
             elif message.type is WSMsgType.CLOSE:
-                return int(message.data or 1005), message.extra or ""
+                code = int(message.data or NO_STATUS)
+                return code, message.extra or (NO_STATUS_REASON if code == NO_STATUS else "")
             elif message.type is WSMsgType.ERROR:  # aiohttp closed it: 1009 for a message over the limit
                 code = getattr(message.data, "code", None) or ws.close_code or 1011
                 return code, "Message too big" if code == 1009 else str(message.data)
             else:  # CLOSING (closed by the server) or CLOSED (the client went away)
                 return ws.close_code or 1006, ""
 
-    def _select_route(self, body: str, is_base64_encoded: bool) -> Route | None:
-        if not is_base64_encoded:
-            try:
-                action = json.loads(body).get("action")
-            except (ValueError, AttributeError):
-                action = None
-            if isinstance(action, str) and action not in _RESERVED_ROUTES and action in self._routes:
-                return self._routes[action]
+    def _select_route(self, body: str) -> Route | None:
+        try:
+            action = json.loads(body).get("action")
+        except (ValueError, AttributeError, RecursionError):  # not a JSON object: $default
+            action = None
+        if isinstance(action, str) and action not in _RESERVED_ROUTES and action in self._routes:
+            return self._routes[action]
         return self._routes.get("$default")
 
-    def _dispatch(self, connection: Connection, body: str, *, is_base64_encoded: bool) -> None:
-        route = self._select_route(body, is_base64_encoded)
-        connection.track(asyncio.create_task(self._handle_message(connection, route, body, is_base64_encoded)))
+    def _dispatch(self, connection: Connection, body: str) -> None:
+        route = self._select_route(body)
+        connection.track(asyncio.create_task(self._handle_message(connection, route, body)))
 
-    async def _handle_message(
-        self, connection: Connection, route: Route | None, body: str, is_base64_encoded: bool
-    ) -> None:
+    async def _handle_message(self, connection: Connection, route: Route | None, body: str) -> None:
         request_id = new_id()
         if route is None:
             await self._send_error(connection, "Forbidden", request_id)
@@ -270,7 +273,7 @@ class WebSocketApi:
             connection.client,
             route_key=route.key,
             body=body,
-            is_base64_encoded=is_base64_encoded,
+            is_base64_encoded=False,
             authorizer=connection.authorizer,
             request_id=request_id,
             epoch_ms=now_ms(),
@@ -282,7 +285,14 @@ class WebSocketApi:
             return
         if route.returns_response and isinstance(result, dict) and result.get("body") is not None:
             reply = result["body"]
-            await self._send(connection, reply if isinstance(reply, str) else json.dumps(reply))
+            reply = reply if isinstance(reply, str) else json.dumps(reply)
+            try:
+                reply.encode("utf-8")
+            except UnicodeEncodeError:  # a text frame must be UTF-8: the route failed, not the connection
+                log.error("%s answered text that is not valid UTF-8", route.name)
+                await self._send_error(connection, "Internal server error", request_id)
+                return
+            await self._send(connection, reply)
 
     async def _send_error(self, connection: Connection, message: str, request_id: str) -> None:
         frame = {"message": message, "connectionId": connection.connection_id, "requestId": request_id}

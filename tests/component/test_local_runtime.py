@@ -12,14 +12,18 @@ import signal
 import subprocess
 import sys
 import threading
+import socket
+import struct
 import time
 from collections import defaultdict
+from urllib.parse import quote
 
 import aiohttp
 import boto3
 import botocore.exceptions
 import pytest
 import redis
+import yarl
 
 from shared.resources import WEBSOCKET_STAGE
 from infra.local.runtime import IDLE_TIMEOUT_ENV, MAX_CONNECTION_ENV, LocalRuntime, websocket_limits_from_environment
@@ -87,7 +91,7 @@ class Backend:
         self._record("get_thing", event, context)
         return {
             "statusCode": 201,
-            "headers": {"x-thing": event["pathParameters"]["id"], "content-type": "application/json"},
+            "headers": {"x-thing": quote(event["pathParameters"]["id"], safe=" "), "content-type": "application/json"},
             "cookies": ["a=1; Path=/", "b=2"],
             "body": json.dumps({"remaining_ms": context.get_remaining_time_in_millis()}),
         }
@@ -98,6 +102,8 @@ class Backend:
 
     def things_summary(self, event, context):
         self._record("things_summary", event, context)
+        if "surrogate" in (event.get("queryStringParameters") or {}):
+            return {"statusCode": 200, "body": "\udc80"}  # no UTF-8 for it: the response is malformed
         return {"statusCode": 200, "body": "summary"}
 
     def post_thing(self, event, context):
@@ -137,6 +143,8 @@ class Backend:
 
     def ws_connect(self, event, context):
         self._record("ws_connect", event, context)
+        if (event.get("queryStringParameters") or {}).get("slow"):
+            time.sleep(0.5)
         if (event.get("queryStringParameters") or {}).get("refuse"):
             return {"statusCode": 403}
         return {"statusCode": 200}
@@ -151,6 +159,8 @@ class Backend:
 
     def ws_echo(self, event, context):
         self._record("ws_echo", event, context)
+        if "surrogate" in event["body"]:
+            return {"statusCode": 200, "body": "\ud800"}
         return {"statusCode": 200, "body": json.dumps({"route": "echo", "got": json.loads(event["body"])})}
 
     def ws_silent(self, event, context):
@@ -374,6 +384,69 @@ def test_http_handler_that_raises_is_500_and_one_that_overruns_its_timeout_is_50
     run(scenario)
 
 
+def _raw_exchange(port: int, request: bytes) -> bytes:
+    """Sends bytes no HTTP client would send and reads the whole answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"NOT-HTTP <script>\r\n\r\n",
+        b"GET /api/v1/things HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 20000 + b"\r\n\r\n",
+        b"POST /api/v1/things HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+    ],
+    ids=["control character in the path", "not HTTP", "header too long", "conflicting lengths"],
+)
+def test_a_malformed_http_request_gets_api_gateways_json_and_no_server_header(request_bytes):
+    async def scenario(rt, backend, session):
+        answer = await asyncio.to_thread(_raw_exchange, rt.port, request_bytes)
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.split(b" ")[1] == b"400", answer
+        assert json.loads(body) == {"message": "Bad Request"}
+        assert b"server:" not in head.lower()
+        assert not backend.events["http_authorizer"]
+
+    run(scenario)
+
+
+def test_no_response_names_the_server_software():
+    async def scenario(rt, backend, session):
+        for response in (
+            await session.get(f"{rt.http_url}/things/1", headers={"Authorization": "Bearer allow"}),
+            await session.get(f"{rt.http_url}/nothing"),
+            await session.get(rt.ws_url),  # 426: not an upgrade
+        ):
+            assert "Server" not in response.headers, response.status
+
+    run(scenario)
+
+
+def test_a_path_with_encoded_control_characters_reaches_its_route_as_on_api_gateway():
+    async def scenario(rt, backend, session):
+        for raw in ("a%0Ab", "%0D%0A", "%00", "tab%09"):
+            url = yarl.URL(f"{rt.http_url}/things/{raw}", encoded=True)
+            response = await session.get(url, headers={"Authorization": "Bearer allow"})
+            assert response.status == 201, (raw, await response.text())
+        assert [e["pathParameters"]["id"] for e in backend.events["get_thing"]] == ["a\nb", "\r\n", "\x00", "tab\t"]
+
+    run(scenario)
+
+
+def test_a_handler_body_that_cannot_be_utf8_is_api_gateways_500_not_a_dropped_request():
+    async def scenario(rt, backend, session):
+        response = await session.get(f"{rt.http_url}/things/summary?surrogate", headers={"Authorization": "Bearer allow"})
+        assert (response.status, await response.json()) == (500, {"message": "Internal Server Error"})
+
+    run(scenario)
+
+
 # -------------------------------------------------------------------------------------- WebSocket API
 
 
@@ -430,8 +503,6 @@ def test_websocket_frames_are_routed_by_action_with_default_as_the_fallback():
         ):
             await ws.send_str(frame)
             assert json.loads(await next_text(ws)) == {"route": "$default", "got": frame}
-        await ws.send_bytes(b"\x01\x02")  # binary frames go to $default, base64-encoded
-        assert json.loads(await next_text(ws)) == {"route": "$default", "got": "AQI="}
         await ws.send_str(json.dumps({"action": "silent"}))  # no route response: nothing comes back
         await backend.wait_for("ws_silent")
         await ws.send_str(json.dumps({"action": "explode"}))
@@ -446,7 +517,6 @@ def test_websocket_frames_are_routed_by_action_with_default_as_the_fallback():
         assert request_context["connectionId"] == connection_id and request_context["messageId"]
         assert request_context["authorizer"]["user_id"] == "alice"  # carried on every message
         assert event["body"] == json.dumps({"action": "echo", "n": 1}) and event["isBase64Encoded"] is False
-        assert backend.events["ws_default"][-1]["isBase64Encoded"] is True
         await ws.close()
 
     run(scenario)
@@ -473,6 +543,110 @@ def test_client_close_runs_disconnect_with_its_code():
         assert (request_context["disconnectStatusCode"], request_context["disconnectReason"]) == (4001, "bye")
         assert request_context["authorizer"]["user_id"] == "alice"
         assert request_context["connectionId"] == backend.events["ws_connect"][0]["requestContext"]["connectionId"]
+
+    run(scenario)
+
+
+def _raw_websocket(port: int, query: str) -> socket.socket:
+    """A WebSocket handshake by hand, for what client libraries won't do (close without a status,
+    vanish before the 101 answer). Returns the socket with the request sent, answer unread."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    sock.sendall(
+        f"GET /ws?{query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    return sock
+
+
+def _masked_frame(opcode: int, payload: bytes) -> bytes:
+    mask = b"\x01\x02\x03\x04"
+    return struct.pack("!BB", 0x80 | opcode, 0x80 | len(payload)) + mask + bytes(
+        b ^ mask[i % 4] for i, b in enumerate(payload)
+    )
+
+
+def test_a_close_frame_without_a_status_reports_1005_with_awss_reason():
+    def close_without_status(port):
+        with _raw_websocket(port, "token=allow") as sock:
+            assert sock.recv(4096).startswith(b"HTTP/1.1 101")
+            sock.sendall(_masked_frame(0x8, b""))
+            sock.recv(4096)  # the server's close frame
+
+    async def scenario(rt, backend, session):
+        await asyncio.to_thread(close_without_status, rt.port)
+        [event] = await backend.wait_for("ws_disconnect")
+        assert (event["requestContext"]["disconnectStatusCode"], event["requestContext"]["disconnectReason"]) == (
+            1005,
+            "Client-side close frame status not set",
+        )
+
+    run(scenario)
+
+
+def test_a_client_gone_before_the_101_answer_still_gets_its_disconnect():
+    async def scenario(rt, backend, session):
+        sock = await asyncio.to_thread(_raw_websocket, rt.port, "token=allow&slow=1")
+        await backend.wait_for("ws_connect")
+        sock.close()  # while $connect still runs
+        [event] = await backend.wait_for("ws_disconnect")
+        connection_id = backend.events["ws_connect"][0]["requestContext"]["connectionId"]
+        assert event["requestContext"]["connectionId"] == connection_id
+        assert event["requestContext"]["authorizer"]["user_id"] == "alice"
+
+    run(scenario)
+
+
+def test_a_binary_frame_closes_the_connection_with_1003_as_api_gateway_does():
+    async def scenario(rt, backend, session):
+        ws = await session.ws_connect(rt.ws_url, params={"token": "allow"})
+        await ws.send_bytes(b'{"action": "echo"}')
+        message = await ws.receive(timeout=5)
+        assert (message.type, message.data) == (aiohttp.WSMsgType.CLOSE, 1003)
+        [event] = await backend.wait_for("ws_disconnect")
+        assert event["requestContext"]["disconnectStatusCode"] == 1003
+        assert not backend.events["ws_echo"] and not backend.events["ws_default"]
+
+    run(scenario)
+
+
+def test_connect_events_carry_no_connection_or_upgrade_header():
+    async def scenario(rt, backend, session):
+        ws = await session.ws_connect(rt.ws_url, params={"token": "allow"})
+        for event in (backend.events["ws_authorizer"][0], backend.events["ws_connect"][0]):
+            names = {name.lower() for name in event["headers"]} | {name.lower() for name in event["multiValueHeaders"]}
+            assert not names & {"connection", "upgrade"}, names
+            assert {"host", "sec-websocket-key", "sec-websocket-version", "x-forwarded-for"} <= names
+        await ws.close()
+
+    run(scenario)
+
+
+def test_disconnect_carries_the_same_authorizer_context_as_connect_and_every_message():
+    async def scenario(rt, backend, session):
+        ws = await session.ws_connect(rt.ws_url, params={"token": "allow"})
+        await ws.send_str(json.dumps({"action": "echo"}))
+        await next_text(ws)
+        await ws.close()
+        [disconnect] = await backend.wait_for("ws_disconnect")
+        authorizer = disconnect["requestContext"]["authorizer"]
+        assert authorizer["user_id"] == "alice" and authorizer["principalId"] == "alice"
+        assert authorizer == backend.events["ws_connect"][0]["requestContext"]["authorizer"]
+        assert authorizer == backend.events["ws_echo"][0]["requestContext"]["authorizer"]
+
+    run(scenario)
+
+
+def test_frames_no_parser_can_route_go_to_default_and_the_connection_stays_open():
+    async def scenario(rt, backend, session):
+        ws = await session.ws_connect(rt.ws_url, params={"token": "allow"})
+        deep = '{"action":"echo","a":' + "[" * 60000 + "]" * 60000 + "}"  # under 128 KB
+        await ws.send_str(deep)
+        assert json.loads(await next_text(ws))["route"] == "$default"
+        await ws.send_str(json.dumps({"action": "echo", "surrogate": 1}))  # its answer can't be UTF-8
+        assert json.loads(await next_text(ws))["message"] == "Internal server error"
+        await ws.send_str(json.dumps({"action": "echo", "n": 2}))
+        assert json.loads(await next_text(ws))["got"] == {"action": "echo", "n": 2}
+        await ws.close()
 
     run(scenario)
 

@@ -4,9 +4,10 @@ import json
 
 import pytest
 
-from shared.errors import ConflictError, RateLimitedError
+from shared import limits
+from shared.errors import BadRequestError, ConflictError, RateLimitedError
 from shared.http import http_endpoint
-from shared.ws import ws_endpoint
+from shared.ws import error_frame, ws_endpoint
 from tests.support.events import http_event, parse, ws_event
 
 pytestmark = pytest.mark.unit
@@ -85,3 +86,66 @@ def test_ws_errors_are_frames_that_echo_the_action_and_client_message_id():
 def test_ws_without_authorizer_context_is_refused():
     frame = json.loads(ws_echo(ws_event("x", connection_id="c1", user_id=None, body={}), None)["body"])
     assert frame["data"]["error"]["code"] == "unauthorized"
+
+
+DEEP_JSON = '{"a":' + "[" * 30000 + "]" * 30000 + "}"  # under both size limits, deeper than any parser's stack
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        DEEP_JSON,
+        '{"a":' + "[" * (limits.MAX_JSON_DEPTH + 1) + "]" * (limits.MAX_JSON_DEPTH + 1) + "}",
+        '{"content":"\\ud800"}',
+        '{"\\udfff":1}',
+        '{"a":["x",{"b":"\\ud83d"}]}',
+        '{"a":NaN}',
+        '{"a":-Infinity}',
+    ],
+    ids=["deeper than the stack", "deeper than the limit", "lone surrogate", "surrogate key", "nested surrogate", "NaN", "Infinity"],
+)
+def test_bodies_that_json_loads_may_accept_or_crash_on_are_a_400_over_http_and_an_error_frame_over_ws(raw):
+    status, body = parse(echo(http_event("send_message", user_id="alice", body=raw), None))
+    assert (status, body["error"]["code"]) == (400, "bad_request")
+    frame = json.loads(ws_echo(ws_event("x", connection_id="c1", user_id="alice", body=raw), None)["body"])
+    assert frame["type"] == "error" and frame["data"]["error"]["code"] == "bad_request"
+
+
+def test_a_body_nested_to_the_limit_is_accepted():
+    depth = limits.MAX_JSON_DEPTH - 1
+    raw = '{"a":' + "[" * depth + "]" * depth + "}"
+    assert parse(echo(http_event("send_message", user_id="alice", body=raw), None))[0] == 200
+
+
+def test_an_error_frame_never_echoes_text_that_cannot_go_out_as_utf8():
+    @ws_endpoint
+    def unknown(request):
+        raise BadRequestError("no such action")
+
+    frame = error_frame(BadRequestError("no"), {"action": "\ud800", "client_message_id": "m1"})
+    assert "action" not in frame["data"] and frame["data"]["client_message_id"] == "m1"
+    response = unknown(ws_event("x", connection_id="c1", user_id="alice", body={"action": "ok"}), None)
+    response["body"].encode("utf-8")  # what the runtime sends: must be valid UTF-8
+
+
+def test_any_output_is_valid_utf8_json_even_with_a_lone_surrogate_inside():
+    @http_endpoint
+    def leaky(request):
+        return 200, {"text": "\udc80"}
+
+    response = leaky(http_event("send_message", user_id="a"), None)
+    assert json.loads(response["body"].encode("utf-8")) == {"text": "\udc80"}
+
+
+@pytest.mark.parametrize(
+    "path, query",
+    [({"id": "bob\ufffd"}, None), (None, {"cursor": "x\ufffd"}), ({"id": "\ud800"}, None)],
+    ids=["path decoded with a replacement character", "query likewise", "lone surrogate"],
+)
+def test_parameters_that_lost_bytes_in_decoding_are_a_400(path, query):
+    @http_endpoint
+    def reached(request):
+        return 200, {}
+
+    status, body = parse(reached(http_event("send_message", user_id="alice", path=path, query=query), None))
+    assert (status, body["error"]["code"]) == (400, "bad_request")

@@ -67,3 +67,10 @@ def test_text_of_the_maximum_length_is_accepted_and_one_more_character_is_not():
 def test_bad_send_requests_say_what_is_wrong(body, complaint):
     with pytest.raises(BadRequestError, match=complaint):
         SendMessageRequest.from_body(CONVERSATION, body)
+
+
+@pytest.mark.parametrize("raw", ["²", "1²", "٣", "1_0", " 5", "5\n", "+5", "9" * 5000, "0" * 20 + "1"])
+def test_page_sizes_that_python_reads_as_numbers_but_are_not_ascii_digits_are_a_400(raw):
+    with pytest.raises(BadRequestError, match="limit"):
+        page_size(raw)
+
