@@ -28,6 +28,7 @@ BENCHMARKS = {
     "history": "loading a page of history through `parley local`",
     "cold_start": "import and first-invocation time of every function",
     "calls_per_send": "DynamoDB, Redis and management-API calls per operation",
+    "search": "search latency and index cost over one user's messages",
 }
 RESULTS_DIR = Path(__file__).parent / "results"
 REPO = Path(__file__).resolve().parents[2]
