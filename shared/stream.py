@@ -126,3 +126,27 @@ def stream_consumer(process: Callable[[StreamRecord], None]) -> Callable[[dict, 
         return {"batchItemFailures": []}
 
     return handler
+
+
+def stream_batch_consumer(process_batch: Callable[[list[StreamRecord]], int | None]) -> Callable[[dict, object], dict]:
+    """Like `stream_consumer`, for a consumer that does its work a whole batch at a time (one write per
+    user for many records): `process_batch` gets every record, in order, and returns None when all are done,
+    or the position of the first record not done (the batch resumes there). If it raises, the whole batch
+    comes again."""
+
+    @functools.wraps(process_batch)
+    def handler(event: dict, context: object) -> dict:
+        raw_records = list(event.get("Records") or ())
+        if not raw_records:
+            return {"batchItemFailures": []}
+        try:
+            failed_at = process_batch([StreamRecord.from_event_record(raw) for raw in raw_records])
+        except Exception:
+            logger.exception("stream batch failed; it comes again", extra={"records": len(raw_records)})
+            failed_at = 0
+        if failed_at is None:
+            return {"batchItemFailures": []}
+        sequence_number = (raw_records[failed_at].get("dynamodb") or {}).get("SequenceNumber", "")
+        return {"batchItemFailures": [{"itemIdentifier": sequence_number}]}
+
+    return handler

@@ -69,3 +69,32 @@ def test_a_ttl_deletion_is_marked_expired():
 
 def test_an_empty_batch_succeeds():
     assert stream_consumer(lambda record: None)({"Records": []}, None) == {"batchItemFailures": []}
+
+
+def test_a_batch_consumer_gets_every_record_and_resumes_where_it_says():
+    from shared.stream import stream_batch_consumer
+
+    batches = []
+
+    def process(records: list[StreamRecord]) -> int | None:
+        batches.append([r.keys["seq"] for r in records])
+        return 1 if len(records) == 3 else None
+
+    handler = stream_batch_consumer(process)
+    records = [_insert(1, "100"), _insert(2, "200"), _insert(3, "300")]
+    assert handler({"Records": records}, None) == {"batchItemFailures": [{"itemIdentifier": "200"}]}
+    assert handler({"Records": records[1:]}, None) == {"batchItemFailures": []}
+    assert batches == [[1, 2, 3], [2, 3]]
+
+
+def test_a_batch_consumer_that_raises_gets_the_whole_batch_again():
+    from shared.stream import stream_batch_consumer
+
+    def process(records):
+        raise RuntimeError("S3 down")
+
+    handler = stream_batch_consumer(process)
+    assert handler({"Records": [_insert(1, "100"), _insert(2, "200")]}, None) == {
+        "batchItemFailures": [{"itemIdentifier": "100"}]
+    }
+    assert handler({"Records": []}, None) == {"batchItemFailures": []}
