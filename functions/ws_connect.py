@@ -8,10 +8,6 @@ from shared.ws import caller_id
 
 def handler(event: dict, context: object) -> dict:
     request_context = event["requestContext"]
-    connect(
-        connections(),
-        request_context["connectionId"],
-        caller_id(event),
-        request_context.get("connectedAt") or now_ms(),
-    )
+    now = now_ms()
+    connect(connections(), caller_id(event), request_context["connectionId"], request_context.get("connectedAt") or now, now)
     return {"statusCode": 200}

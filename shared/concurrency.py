@@ -10,7 +10,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="io")
+# How many calls run at once; HTTP clients that serve the pool (the management API's) keep as many
+# connections, so no call waits for a connection or opens a throwaway one.
+IO_CONCURRENCY = 16
+
+_pool = ThreadPoolExecutor(max_workers=IO_CONCURRENCY, thread_name_prefix="io")
 
 
 def run_concurrently(calls: Sequence[Callable[[], Any]]) -> list[Any]:

@@ -66,3 +66,10 @@ class StorageUnavailableError(ParleyError):
 
     status = 503
     code = "unavailable"
+
+
+class ResyncRequiredError(ParleyError):
+    """A sync cursor older than the event log's retention: events may be gone; refetch history instead."""
+
+    status = 410
+    code = "resync_required"

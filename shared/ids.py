@@ -1,9 +1,11 @@
-"""Identifiers: time-sortable message ids and deterministic 1-on-1 conversation ids."""
+"""Identifiers: message ids derived from (conversation, seq), deterministic 1-on-1 conversation ids,
+and time-sortable ids for frames that are not events."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -38,3 +40,23 @@ def direct_conversation_id(user_a: str, user_b: str) -> str:
 
 def is_conversation_id(value: str) -> bool:
     return len(value) == 35 and value.startswith("dm_") and all(c in "0123456789abcdef" for c in value[3:])
+
+
+# A conversation's seq stays well inside JSON's exact integers (2^53) and DynamoDB's numbers.
+MAX_SEQ = 10**15 - 1
+_SEQ = re.compile(r"[1-9][0-9]{0,14}")
+
+
+def message_id(conversation_id: str, seq: int) -> str:
+    """A message's id: stable, opaque to clients, and a GetItem key once parsed back."""
+    return f"{conversation_id}.{seq}"
+
+
+def parse_message_id(value: object) -> tuple[str, int] | None:
+    """(conversation_id, seq) of a well-formed message id, else None (never raises on bad input)."""
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    conversation_id, dot, seq = value.partition(".")
+    if not dot or not is_conversation_id(conversation_id) or not _SEQ.fullmatch(seq):
+        return None
+    return conversation_id, int(seq)

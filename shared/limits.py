@@ -14,3 +14,11 @@ DEFAULT_SEND_RATE_LIMIT_PER_MINUTE = 120  # per user, across devices; 0 turns th
 WS_MAX_FRAME_BYTES = 128 * 1024
 WS_IDLE_TIMEOUT_SECONDS = 10 * 60
 WS_MAX_CONNECTION_SECONDS = 2 * 60 * 60
+
+# The per-user event log (offline sync): entries are kept this long; an older cursor gets resync_required.
+EVENT_RETENTION_SECONDS = 7 * 24 * 3600
+SYNC_DEFAULT_LIMIT = 100
+SYNC_MAX_LIMIT = 500
+SYNC_MAX_PAGE_BYTES = 100 * 1024  # a sync page's events, encoded: room under the 128 KB frame limit
+# A user's conversation list is sorted in memory: at most this many rows are read (about one DynamoDB page).
+MAX_LISTED_CONVERSATIONS = 5000

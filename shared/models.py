@@ -4,25 +4,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.ids import message_id
+
 MESSAGE_TYPES = ("text",)  # image/audio/file arrive with the media issue
 PREVIEW_LENGTH = 100
+STATUSES = ("sent", "delivered", "read")
 
 
 @dataclass(frozen=True)
 class Message:
-    id: str
     conversation_id: str
+    seq: int
     sender_id: str
     client_message_id: str
     type: str
     content: str
     created_at: str
-    status: str = "sent"
+    status: str = "sent"  # derived from the conversation's markers (Conversation.status_of), never stored
+
+    @property
+    def id(self) -> str:
+        return message_id(self.conversation_id, self.seq)
 
     def to_dict(self) -> dict:
         return {
             "id": self.id,
             "conversation_id": self.conversation_id,
+            "seq": self.seq,
             "sender_id": self.sender_id,
             "client_message_id": self.client_message_id,
             "type": self.type,
@@ -38,7 +46,7 @@ class Message:
 
 @dataclass(frozen=True)
 class LastMessagePreview:
-    message_id: str
+    seq: int
     sender_id: str
     type: str
     preview: str
@@ -46,37 +54,58 @@ class LastMessagePreview:
 
     @classmethod
     def of(cls, message: Message) -> LastMessagePreview:
-        return cls(message.id, message.sender_id, message.type, message.content[:PREVIEW_LENGTH], message.created_at)
-
-    def to_dict(self) -> dict:
-        return {
-            "id": self.message_id,
-            "sender_id": self.sender_id,
-            "type": self.type,
-            "preview": self.preview,
-            "created_at": self.created_at,
-        }
+        return cls(message.seq, message.sender_id, message.type, message.content[:PREVIEW_LENGTH], message.created_at)
 
 
 @dataclass(frozen=True)
 class Conversation:
-    """A conversation as one participant sees it."""
+    """A conversation as one participant sees it: their row, with the receipt markers."""
 
     id: str
     user_id: str
     peer_id: str
     created_at: str
-    last_message: LastMessagePreview | None
+    last_activity_at: str
+    last_seq: int = 0
+    last_message: LastMessagePreview | None = None
+    read_seq: int = 0
+    peer_delivered_seq: int = 0
+    peer_read_seq: int = 0
+
+    @property
+    def unread_count(self) -> int:
+        # Exact: sending moves the sender's read_seq, so one's own messages never count.
+        return max(0, self.last_seq - self.read_seq)
+
+    def status_of(self, seq: int, sender_id: str) -> str:
+        """A message's status as this user sees it, derived from the markers."""
+        if sender_id == self.user_id:
+            if seq <= self.peer_read_seq:
+                return "read"
+            return "delivered" if seq <= max(self.peer_delivered_seq, self.peer_read_seq) else "sent"
+        return "read" if seq <= self.read_seq else "delivered"
 
     def to_dict(self) -> dict:
+        last = self.last_message
         return {
             "id": self.id,
             "type": "direct",
             "participant_ids": sorted((self.user_id, self.peer_id)),
             "peer_id": self.peer_id,
             "created_at": self.created_at,
-            "last_message": self.last_message.to_dict() if self.last_message else None,
-            "last_activity_at": self.last_message.created_at if self.last_message else self.created_at,
+            "last_message": {
+                "id": message_id(self.id, last.seq),
+                "seq": last.seq,
+                "sender_id": last.sender_id,
+                "type": last.type,
+                "preview": last.preview,
+                "created_at": last.created_at,
+                "status": self.status_of(last.seq, last.sender_id),
+            }
+            if last
+            else None,
+            "last_activity_at": self.last_activity_at,
+            "unread_count": self.unread_count,
         }
 
 
@@ -84,3 +113,15 @@ class Conversation:
 class Page:
     items: list
     next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    """An entry of a user's event log (shared/events.py builds its envelope); seq 0 until appended."""
+
+    event_id: str
+    type: str
+    conversation_id: str
+    data: dict
+    seq: int = 0
+    created_at_ms: int = 0

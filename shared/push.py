@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from shared import limits
-from shared.concurrency import run_concurrently
+from shared.concurrency import IO_CONCURRENCY, run_concurrently
 from shared.log import logger
 
 
@@ -42,7 +42,12 @@ class ManagementApiPusher:
                 self._client = botocore_session().create_client(
                     "apigatewaymanagementapi",
                     endpoint_url=self._endpoint_url,
-                    config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2}),
+                    config=Config(
+                        connect_timeout=2,
+                        read_timeout=5,
+                        retries={"max_attempts": 2},
+                        max_pool_connections=IO_CONCURRENCY,  # the fan-out's concurrency
+                    ),
                 )
             return self._client
 

@@ -11,6 +11,7 @@ TABLE_ENV = {
     "messages": "MESSAGES_TABLE",
     "sent_messages": "SENT_MESSAGES_TABLE",
     "connections": "CONNECTIONS_TABLE",
+    "events": "EVENTS_TABLE",
 }
 
 # The deployed WebSocket API's stage; the local runtime puts the same name in its events.

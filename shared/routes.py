@@ -65,12 +65,19 @@ _SEND_GRANTS = dict(
         "conversations": "read",
         "messages": "read_write",
         "sent_messages": "read_write",
-        "user_conversations": "read_write",
+        "user_conversations": "write",  # the sender's own row, in the send's transaction
         "connections": "read_write",
     },
     manages_connections=True,
     uses_redis=True,
 )
+
+# Receipts move both users' rows and push to their devices.
+_RECEIPT_GRANTS = dict(
+    tables={"conversations": "read", "user_conversations": "read_write", "connections": "read_write"},
+    manages_connections=True,
+)
+_SYNC_TABLES = {"events": "read", "messages": "read"}
 
 ROUTES: tuple[Route, ...] = (
     # Authorizers: turn a JWT into the caller's user id before any other function runs.
@@ -90,15 +97,29 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/conversations/{id}/messages",
         "list_messages",
-        tables={"conversations": "read", "messages": "read"},
+        tables={"user_conversations": "read", "messages": "read"},
     ),
     _http("POST", "/conversations/{id}/messages", "send_message", memory_mb=512, **_SEND_GRANTS),
+    _http("PATCH", "/conversations/{id}/read", "mark_read", **_RECEIPT_GRANTS),
+    _http("GET", "/sync", "sync_events", tables=_SYNC_TABLES),
     # WebSocket API
     Route("ws_connect", "websocket", "$connect", tables={"connections": "write"}),
     Route("ws_disconnect", "websocket", "$disconnect", tables={"connections": "write"}),
     Route("ws_default", "websocket", "$default", returns_response=True),
     Route("ws_ping", "websocket", "ping", returns_response=True),
     Route("ws_send_message", "websocket", "sendMessage", returns_response=True, memory_mb=512, **_SEND_GRANTS),
+    Route("ws_ack", "websocket", "ack", returns_response=True, **_RECEIPT_GRANTS),
+    Route("ws_read", "websocket", "read", returns_response=True, **_RECEIPT_GRANTS),
+    Route("ws_sync", "websocket", "sync", returns_response=True, tables=_SYNC_TABLES),
+    # Stream consumers: what a send derives, off the hot path (shared/services/event_log.py).
+    Route(
+        "on_message_stored",
+        "stream",
+        "messages",
+        tables={"conversations": "read", "user_conversations": "read_write"},
+    ),
+    # One batch at a time per user: the event log's single writer (a conditional append backs it up).
+    Route("append_user_events", "stream", "user_conversations", tables={"events": "read_write"}),
 )
 
 HTTP_ROUTES = tuple(r for r in ROUTES if r.api == "http")

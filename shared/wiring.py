@@ -32,6 +32,13 @@ def messages():
 
 
 @functools.cache
+def event_log():
+    from shared.repositories.event_log import EventLogRepository
+
+    return EventLogRepository()
+
+
+@functools.cache
 def messaging():
     from shared.config import load_config
     from shared.push import ManagementApiPusher

@@ -9,7 +9,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
 from infra.constructs import pascal_case
-from shared.tables import TABLE_MODELS, TTL_ATTRIBUTES
+from shared.tables import TABLE_MODELS, TTL_ATTRIBUTES, stream_view_type
 
 _ATTRIBUTE_TYPES = {
     "S": dynamodb.AttributeType.STRING,
@@ -47,6 +47,7 @@ class DataTables(Construct):
                 point_in_time_recovery_enabled=True
             ),
             time_to_live_attribute=TTL_ATTRIBUTES.get(logical),
+            stream=dynamodb.StreamViewType[view] if (view := stream_view_type(logical)) else None,
             # Messages and conversations are user data: deleting the stack must not delete them.
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )

@@ -6,6 +6,7 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from shared.cursors import decode_cursor, encode_cursor
+from shared import limits
 from shared.models import Conversation, LastMessagePreview, Page
 from shared.repositories.storage import (
     cancellation_codes,
@@ -15,6 +16,8 @@ from shared.repositories.storage import (
     transaction_connection,
 )
 from shared.tables import ConversationRecord, LastMessage, UserConversationRecord
+
+Row = UserConversationRecord
 
 
 # Participants of a 1-on-1 never change, so a warm function keeps what it has read (bounded).
@@ -42,14 +45,12 @@ class ConversationRepository:
     def get_for_user(self, user_id: str, conversation_id: str, *, consistent: bool = False) -> Conversation | None:
         with storage_call("get user conversation"):
             try:
-                row = UserConversationRecord.get(user_id, conversation_id, consistent_read=consistent)
-            except UserConversationRecord.DoesNotExist:
+                row = Row.get(user_id, conversation_id, consistent_read=consistent)
+            except Row.DoesNotExist:
                 return None
-        return _conversation(row)
+        return conversation_from_row(row)
 
-    def create_direct(
-        self, conversation_id: str, creator_id: str, peer_id: str, created_at: str, activity_key: str
-    ) -> bool:
+    def create_direct(self, conversation_id: str, creator_id: str, peer_id: str, created_at: str) -> bool:
         """Creates the conversation and both list rows atomically; False if it already existed."""
         conversation = ConversationRecord(
             conversation_id,
@@ -58,9 +59,7 @@ class ConversationRepository:
             created_at=created_at,
         )
         rows = [
-            UserConversationRecord(
-                user, conversation_id, peer_id=peer, created_at=created_at, activity_key=activity_key
-            )
+            Row(user, conversation_id, peer_id=peer, created_at=created_at, last_activity_at=created_at)
             for user, peer in ((creator_id, peer_id), (peer_id, creator_id))
         ]
 
@@ -68,7 +67,7 @@ class ConversationRepository:
             with TransactWrite(connection=transaction_connection()) as tx:
                 tx.save(conversation, condition=ConversationRecord.conversation_id.does_not_exist())
                 for row in rows:
-                    tx.save(row, condition=UserConversationRecord.conversation_id.does_not_exist())
+                    tx.save(row, condition=Row.conversation_id.does_not_exist())
 
         with storage_call("create conversation"):
             try:
@@ -80,64 +79,107 @@ class ConversationRepository:
         return True
 
     def list_for_user(self, user_id: str, limit: int, cursor: str | None) -> Page:
-        start_key = None
+        """The user's conversations, latest activity first: all their rows (one Query, bounded by
+        limits.MAX_LISTED_CONVERSATIONS), sorted here; the cursor is the last row's (activity, id)."""
+        after = None
         if cursor:
             position = decode_cursor(cursor, ("a", "c"))
-            start_key = {
-                "user_id": {"S": user_id},
-                "activity_key": {"S": position["a"]},
-                "conversation_id": {"S": position["c"]},
-            }
+            after = (position["a"], position["c"])
         with storage_call("list conversations"):
-            rows = list(
-                UserConversationRecord.by_activity.query(
-                    user_id,
-                    scan_index_forward=False,
-                    limit=limit + 1,
-                    page_size=limit + 1,
-                    last_evaluated_key=start_key,
-                )
-            )
+            rows = list(Row.query(user_id, limit=limits.MAX_LISTED_CONVERSATIONS))
+        rows.sort(key=lambda row: (row.last_activity_at, row.conversation_id), reverse=True)
+        if after is not None:
+            rows = [row for row in rows if (row.last_activity_at, row.conversation_id) < after]
         more = len(rows) > limit
         rows = rows[:limit]
-        next_cursor = encode_cursor({"a": rows[-1].activity_key, "c": rows[-1].conversation_id}) if more else None
-        return Page([_conversation(row) for row in rows], next_cursor)
+        next_cursor = encode_cursor({"a": rows[-1].last_activity_at, "c": rows[-1].conversation_id}) if more else None
+        return Page([conversation_from_row(row) for row in rows], next_cursor)
 
-    def record_last_message(self, user_id: str, conversation_id: str, preview: LastMessagePreview) -> None:
-        """Moves the user's row to this message, unless a newer one is already recorded.
+    def record_received(self, user_id: str, conversation_id: str, preview: LastMessagePreview) -> bool:
+        """Moves the recipient's row to a message the peer sent (the on_message_stored consumer).
 
-        Idempotent and order-safe: concurrent or retried sends can only move a row forward.
-        A failure other than "a newer message is recorded" propagates: the client's retry redoes this.
+        The peer has seen everything before their own message (WhatsApp's rule): peer_read_seq = seq - 1,
+        safe because the condition proves the row has seen nothing newer. A redelivered or out-of-date
+        record changes nothing. True when the row moved.
         """
-        last = LastMessage(
-            message_id=preview.message_id,
-            sender_id=preview.sender_id,
-            type=preview.type,
-            preview=preview.preview,
-            created_at=preview.created_at,
+        return self._move(
+            user_id,
+            conversation_id,
+            [
+                Row.last_seq.set(preview.seq),
+                Row.last_message.set(last_message_record(preview)),
+                Row.last_activity_at.set(preview.created_at),
+                Row.peer_read_seq.set(preview.seq - 1),
+            ],
+            Row.conversation_id.exists() & (Row.last_seq < preview.seq),
         )
-        with storage_call("record last message"):
+
+    def mark_peer_delivered(self, user_id: str, conversation_id: str, seq: int) -> bool:
+        """On `user_id`'s row: the peer has received up to `seq` (only forward, only up to the latest)."""
+        return self._move(
+            user_id,
+            conversation_id,
+            [Row.peer_delivered_seq.set(seq)],
+            Row.conversation_id.exists() & (Row.peer_delivered_seq < seq) & (Row.last_seq >= seq),
+        )
+
+    def mark_peer_read(self, user_id: str, conversation_id: str, seq: int) -> bool:
+        """On `user_id`'s row: the peer has read up to `seq` (only forward, only up to the latest)."""
+        return self._move(
+            user_id,
+            conversation_id,
+            [Row.peer_read_seq.set(seq)],
+            Row.conversation_id.exists() & (Row.peer_read_seq < seq) & (Row.last_seq >= seq),
+        )
+
+    def mark_read(self, user_id: str, conversation_id: str, seq: int, *, known_to_exist: bool = False) -> bool:
+        """The user's own read marker (only forward). Up to the row's latest message, unless the caller
+        knows message `seq` exists (the peer's row proved it) while this row's consumer is still behind."""
+        condition = Row.conversation_id.exists() & (Row.read_seq < seq)
+        if not known_to_exist:
+            condition &= Row.last_seq >= seq
+        return self._move(user_id, conversation_id, [Row.read_seq.set(seq)], condition)
+
+    def _move(self, user_id: str, conversation_id: str, actions: list, condition) -> bool:
+        with storage_call("update conversation row"):
             try:
-                UserConversationRecord(user_id, conversation_id).update(
-                    actions=[
-                        UserConversationRecord.last_message.set(last),
-                        UserConversationRecord.activity_key.set(preview.message_id),
-                    ],
-                    condition=UserConversationRecord.activity_key < preview.message_id,
-                )
+                Row(user_id, conversation_id).update(actions=actions, condition=condition)
             except UpdateError as error:
-                if not is_conditional_failure(error):
-                    raise
+                if is_conditional_failure(error):
+                    return False
+                raise
+        return True
 
 
-def _conversation(row) -> Conversation:
+def last_message_record(preview: LastMessagePreview) -> LastMessage:
+    return LastMessage(
+        seq=preview.seq,
+        sender_id=preview.sender_id,
+        type=preview.type,
+        preview=preview.preview,
+        created_at=preview.created_at,
+    )
+
+
+def conversation_from_image(image: dict | None) -> Conversation | None:
+    """A user's row from a stream record's image (DynamoDB JSON); None for no image."""
+    return conversation_from_row(Row.from_raw_data(image)) if image else None
+
+
+def conversation_from_row(row: UserConversationRecord) -> Conversation:
+    """The one mapping from a stored row (or a stream image of one) to the domain object."""
     last = row.last_message
     return Conversation(
         id=row.conversation_id,
         user_id=row.user_id,
         peer_id=row.peer_id,
         created_at=row.created_at,
-        last_message=LastMessagePreview(last.message_id, last.sender_id, last.type, last.preview, last.created_at)
+        last_activity_at=row.last_activity_at,
+        last_seq=int(row.last_seq or 0),
+        last_message=LastMessagePreview(int(last.seq), last.sender_id, last.type, last.preview, last.created_at)
         if last
         else None,
+        read_seq=int(row.read_seq or 0),
+        peer_delivered_seq=int(row.peer_delivered_seq or 0),
+        peer_read_seq=int(row.peer_read_seq or 0),
     )

@@ -5,9 +5,11 @@ from __future__ import annotations
 from shared.repositories.connections import ConnectionRepository
 
 
-def connect(connections: ConnectionRepository, connection_id: str, user_id: str, connected_at_ms: int) -> None:
-    connections.add(connection_id, user_id, connected_at_ms)
+def connect(
+    connections: ConnectionRepository, user_id: str, connection_id: str, connected_at_ms: int, now_ms: int
+) -> None:
+    connections.add(user_id, connection_id, connected_at_ms, now_ms)
 
 
-def disconnect(connections: ConnectionRepository, connection_id: str) -> None:
-    connections.remove(connection_id)
+def disconnect(connections: ConnectionRepository, user_id: str, connection_id: str, at_ms: int) -> None:
+    connections.remove(user_id, connection_id, at_ms)

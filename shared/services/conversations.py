@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shared import validation
 from shared.errors import BadRequestError, ConversationNotFoundError
-from shared.ids import direct_conversation_id, is_conversation_id, new_sortable_id
+from shared.ids import direct_conversation_id, is_conversation_id
 from shared.models import Conversation, Page
 from shared.repositories.conversations import ConversationRepository
 from shared.timefmt import iso_from_ms, now_ms
@@ -19,10 +19,7 @@ def start_conversation(conversations: ConversationRepository, user_id: str, peer
     existing = conversations.get_for_user(user_id, conversation_id)
     if existing:
         return existing, False
-    created_ms = now_ms()
-    created = conversations.create_direct(
-        conversation_id, user_id, peer_id, iso_from_ms(created_ms), new_sortable_id(created_ms)
-    )
+    created = conversations.create_direct(conversation_id, user_id, peer_id, iso_from_ms(now_ms()))
     conversation = conversations.get_for_user(user_id, conversation_id, consistent=True)
     if conversation is None:  # written above or by a concurrent start; a strongly consistent read sees it
         raise RuntimeError(f"conversation {conversation_id} missing after create")

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
+import random
+import time
+from dataclasses import dataclass, replace
 
 from shared import validation
-from shared.envelope import encode, envelope
-from shared.errors import BadRequestError, ConflictError
-from shared.concurrency import run_concurrently
-from shared.ids import new_sortable_id
+from shared.envelope import encode
+from shared.errors import BadRequestError, ConflictError, ConversationNotFoundError, StorageUnavailableError
+from shared.events import message_ack_envelope, new_message_envelope
+from shared.ids import MAX_SEQ, is_conversation_id
 from shared.log import logger
-from shared.models import MESSAGE_TYPES, LastMessagePreview, Message, Page
+from shared.models import MESSAGE_TYPES, Message, Page
 from shared.push import Pusher, fan_out
 from shared.ratelimit import SendLimiter
 from shared.repositories.connections import ConnectionRepository
 from shared.repositories.conversations import ConversationRepository
-from shared.repositories.messages import DuplicateSendError, MessageRepository
+from shared.repositories.messages import DuplicateSendError, MessageRepository, SeqTakenError
 from shared.services.conversations import require_participant
 from shared.timefmt import iso_from_ms, now_ms
+
+# A stale seq guess costs one consistent read and another try (after a short random pause, so concurrent
+# losers don't collide again); more than this in a row means a storm of concurrent senders in one
+# conversation: answer 503 and let the client retry.
+_SEQ_ATTEMPTS = 10
 
 
 @dataclass(frozen=True)
@@ -61,68 +67,74 @@ class SendResult:
 def send_message(
     deps: MessagingDeps, sender_id: str, request: SendMessageRequest, origin_connection_id: str | None = None
 ) -> SendResult:
-    """Stores the message (once per client_message_id), then pushes it to both users' devices.
+    """Stores the message at the conversation's next seq (once per client_message_id), then pushes it to
+    every device of both users except the sending one.
 
-    The order matters for "no loss": the message is stored before anyone is told about it, and every
-    step after the store is idempotent, so a retried send completes whatever a failed one left undone
-    (a failed step fails the send, so the client does retry).
+    Hot path: one TransactWriteItems (message, claim, the sender's row) and one consistent BatchGetItem
+    (both users' connections); participants and the newest seq come from per-instance caches. The
+    recipient's row and both users' event logs are derived by stream consumers (shared/services/event_log.py).
     """
     participants = require_participant(deps.conversations, sender_id, request.conversation_id)
     deps.limiter.check(sender_id)
     created_ms = now_ms()
-    message = Message(
-        id=new_sortable_id(created_ms),
-        conversation_id=request.conversation_id,
-        sender_id=sender_id,
-        client_message_id=request.client_message_id,
-        type=request.type,
-        content=request.content,
-        created_at=iso_from_ms(created_ms),
-    )
-    created = True
-    try:
-        deps.messages.store_new(message)
-    except DuplicateSendError as duplicate:
-        if not duplicate.existing.same_send_as(message):
-            raise ConflictError("client_message_id was already used for a different message") from None
-        message, created = duplicate.existing, False
-
-    # Stored: now, at the same time, find every device to tell and move both conversation rows forward.
-    users = sorted(participants)
-    preview = LastMessagePreview.of(message)
-    lookups = [functools.partial(deps.connections.for_user, user) for user in users] if deps.pusher else []
-    updates = [
-        functools.partial(deps.conversations.record_last_message, user, message.conversation_id, preview)
-        for user in users
-    ]
-    results = run_concurrently(lookups + updates)
+    message, created = _store(deps.messages, sender_id, request, iso_from_ms(created_ms))
     if deps.pusher is not None:
-        connection_ids = [c for found in results[: len(lookups)] for c in found if c != origin_connection_id]
-        deliver(deps, message, connection_ids)
+        push_to_users(deps, participants, new_message_envelope(message), skip=origin_connection_id)
     return SendResult(message, created)
 
 
-def deliver(deps: MessagingDeps, message: Message, connection_ids: list[str]) -> None:
-    """Pushes `new_message` to the given connections; forgets those that are gone.
+def _store(messages: MessageRepository, sender_id: str, request: SendMessageRequest, created_at: str):
+    refresh = False
+    for attempt in range(_SEQ_ATTEMPTS):
+        seq = messages.next_seq(request.conversation_id, refresh=refresh)
+        if seq > MAX_SEQ:
+            raise ConflictError("this conversation is full")
+        message = Message(
+            conversation_id=request.conversation_id,
+            seq=seq,
+            sender_id=sender_id,
+            client_message_id=request.client_message_id,
+            type=request.type,
+            content=request.content,
+            created_at=created_at,
+        )
+        try:
+            messages.store(message)
+            return message, True
+        except SeqTakenError:
+            refresh = True  # another send took that seq: read the newest and try the next one
+            time.sleep(random.uniform(0, 0.01) * (attempt + 1))
+        except DuplicateSendError as duplicate:
+            if not duplicate.existing.same_send_as(message):
+                raise ConflictError("client_message_id was already used for a different message") from None
+            return duplicate.existing, False
+    raise StorageUnavailableError("too many concurrent sends in this conversation, retry shortly")
 
-    At least once: a retried send pushes again; clients recognise a message by its id.
-    """
-    frame = envelope("new_message", {"message": message.to_dict()}, conversation_id=message.conversation_id)
-    result = fan_out(deps.pusher, connection_ids, encode(frame).encode())
+
+def push_to_users(deps: MessagingDeps, user_ids, frame: dict, *, skip: str | None = None) -> None:
+    """Pushes one frame to every live connection of the users (one consistent read finds them all), except
+    `skip`; forgets connections that answer 410 or outlived their expiry. A failed push is logged, never
+    fatal: the event is in the user's log, and sync recovers it."""
+    found = deps.connections.of_users(sorted(user_ids), now_ms() // 1000)
+    owner = {c: user for user, conns in found.items() for c in conns.live}
+    targets = [c for c in owner if c != skip]
+    result = fan_out(deps.pusher, targets, encode(frame).encode())
+    gone_by_user: dict[str, list[str]] = {user: list(conns.expired) for user, conns in found.items()}
     for connection_id in result.gone:
-        deps.connections.remove(connection_id)
+        gone_by_user[owner[connection_id]].append(connection_id)
+    for user, gone in gone_by_user.items():
+        if gone:
+            try:
+                deps.connections.forget(user, gone)
+            except StorageUnavailableError:
+                logger.warning("could not forget gone connections", extra={"user_id": user})
     if result.failed:
-        logger.warning("some pushes failed", extra={"failed": result.failed, "message_id": message.id})
+        logger.warning("some pushes failed", extra={"failed": result.failed, "event_id": frame.get("id")})
 
 
 def message_ack(result: SendResult) -> dict:
     """The frame that answers a WebSocket send: the stored message, status `sent`."""
-    data = {
-        "client_message_id": result.message.client_message_id,
-        "message": result.message.to_dict(),
-        "duplicate": not result.created,
-    }
-    return envelope("message_ack", data, conversation_id=result.message.conversation_id)
+    return message_ack_envelope(result.message, duplicate=not result.created)
 
 
 def list_messages(
@@ -133,5 +145,12 @@ def list_messages(
     limit: int,
     cursor: str | None,
 ) -> Page:
-    require_participant(conversations, user_id, conversation_id)
-    return messages.list_newest_first(conversation_id, limit, cursor)
+    """Newest first, each with its status as the caller sees it. The caller's row proves membership and
+    carries the markers the statuses derive from: one GetItem and one Query."""
+    if not is_conversation_id(conversation_id):
+        raise ConversationNotFoundError(conversation_id)
+    row = conversations.get_for_user(user_id, conversation_id, consistent=True)
+    if row is None:
+        raise ConversationNotFoundError(conversation_id)
+    page = messages.list_newest_first(conversation_id, limit, cursor)
+    return Page([replace(m, status=row.status_of(m.seq, m.sender_id)) for m in page.items], page.next_cursor)

@@ -19,7 +19,14 @@ from tests.support.redis_server import running_redis
 def reset_wiring():
     config.load_config.cache_clear()
     config.load_auth_config.cache_clear()
-    for factory in (wiring.conversations, wiring.connections, wiring.messages, wiring.messaging, wiring.token_verifier):
+    for factory in (
+        wiring.conversations,
+        wiring.connections,
+        wiring.messages,
+        wiring.event_log,
+        wiring.messaging,
+        wiring.token_verifier,
+    ):
         factory.cache_clear()
 
 
@@ -69,4 +76,18 @@ def backend(monkeypatch, tables, redis_url, management_api):
     management_api.reset()
     reset_wiring()
     yield management_api
+    reset_wiring()
+
+
+@pytest.fixture
+def streams(backend):
+    """The stream routes' handlers, fed from the tables' streams: call .drain() to run the consumers."""
+    from tests.support.stream_pump import StreamPump
+
+    return StreamPump()
+
+
+@pytest.fixture
+def no_rate_limit(backend, monkeypatch):
+    monkeypatch.setenv("SEND_RATE_LIMIT_PER_MINUTE", "0")
     reset_wiring()

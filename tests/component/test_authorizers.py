@@ -45,10 +45,13 @@ def test_ws_authorizer_allows_a_good_token_and_denies_a_bad_one(backend):
 
 def test_connect_records_and_disconnect_forgets_the_connection(backend):
     ws_connect.handler(ws_event("$connect", connection_id="c-1", user_id="alice"), None)
-    record = ConnectionRecord.get("c-1")
-    assert record.user_id == "alice" and record.expires_at is not None
+    ws_connect.handler(ws_event("$connect", connection_id="c-2", user_id="alice"), None)
+    record = ConnectionRecord.get("alice")
+    assert set(record.connections.as_dict()) == {"c-1", "c-2"} and record.expires_at is not None
+    # $disconnect knows the user from the authorizer context, as API Gateway passes it.
     ws_disconnect.handler(ws_event("$disconnect", connection_id="c-1", user_id="alice"), None)
-    assert ConnectionRecord.count() == 0
+    record = ConnectionRecord.get("alice")
+    assert set(record.connections.as_dict()) == {"c-2"} and record.last_seen is not None
 
 
 @pytest.fixture

@@ -33,13 +33,17 @@ def connect(user, connection_id):
     assert ws_connect.handler(ws_event("$connect", connection_id=connection_id, user_id=user), None)["statusCode"] == 200
 
 
-def test_a_sent_message_is_stored_and_listed(backend):
+def test_a_sent_message_is_stored_and_listed(backend, streams):
     conversation_id = start("alice", "bob")
     status, body = send("alice", conversation_id, "hi bob")
     assert status == 201
     message = body["message"]
     assert message["sender_id"] == "alice" and message["content"] == "hi bob" and message["status"] == "sent"
-    assert history("bob", conversation_id)[1] == {"messages": [message], "next_cursor": None}
+    assert message["id"] == f"{conversation_id}.1" and message["seq"] == 1
+    # The recipient sees it delivered (their device has it); the sender sees it sent.
+    assert history("bob", conversation_id)[1] == {"messages": [message | {"status": "delivered"}], "next_cursor": None}
+    assert history("alice", conversation_id)[1]["messages"] == [message]
+    streams.drain()  # the recipient's row is moved by the on_message_stored consumer
     row = parse(list_conversations.handler(http_event("list_conversations", user_id="bob"), None))[1]["conversations"][0]
     assert row["last_message"]["preview"] == "hi bob" and row["last_activity_at"] == message["created_at"]
 
@@ -162,7 +166,7 @@ def test_a_connection_that_answers_410_is_forgotten(backend):
     assert [f["data"]["message"]["content"] for f in backend.frames("bob-new")] == ["first", "second"]
     from shared.tables import ConnectionRecord
 
-    assert [c.connection_id for c in ConnectionRecord.by_user.query("bob")] == ["bob-new"]
+    assert set(ConnectionRecord.get("bob").connections.as_dict()) == {"bob-new"}
 
 
 def test_sends_over_the_rate_limit_get_429_and_are_not_stored(backend, monkeypatch):

@@ -1,6 +1,7 @@
 """The local DynamoDB (moto with infra/local/moto_dynamodb.py) keeps DynamoDB's transaction promises."""
 
 import threading
+import zlib
 
 import boto3
 import pytest
@@ -24,17 +25,21 @@ def claim(client_message_id: str, message_id: str) -> dict:
                 "sender_id": {"S": "alice"},
                 "client_message_id": {"S": client_message_id},
                 "conversation_id": {"S": "c"},
-                "message_id": {"S": message_id},
+                "seq": {"N": _seq(message_id)},
             },
             "ConditionExpression": "attribute_not_exists(client_message_id)",
         }
     }
 
 
+def _seq(name: str) -> str:
+    return str(zlib.crc32(name.encode()))  # a stable number per test message name
+
+
 def message(message_id: str) -> dict:
     return {
         "TableName": table_name("messages"),
-        "Item": {"conversation_id": {"S": "c"}, "message_id": {"S": message_id}, "content": {"S": "x"}},
+        "Item": {"conversation_id": {"S": "c"}, "seq": {"N": _seq(message_id)}, "name": {"S": message_id}, "content": {"S": "x"}},
     }
 
 
@@ -71,21 +76,21 @@ def test_a_cancelled_transaction_never_undoes_other_writes(dynamodb):
         KeyConditionExpression="conversation_id = :c",
         ExpressionAttributeValues={":c": {"S": "c"}},
     )
-    found = {item["message_id"]["S"] for page in pages for item in page["Items"]}
+    found = {item["name"]["S"] for page in pages for item in page["Items"]}
     assert found == set(backlog + stored + ["m-first"])
 
 
 def test_a_transaction_writes_all_of_its_items_or_none(dynamodb):
     dynamodb.put_item(
         TableName=table_name("sent_messages"),
-        Item={"sender_id": {"S": "alice"}, "client_message_id": {"S": "taken"}, "conversation_id": {"S": "c"}, "message_id": {"S": "m0"}},
+        Item={"sender_id": {"S": "alice"}, "client_message_id": {"S": "taken"}, "conversation_id": {"S": "c"}, "seq": {"N": "1"}},
     )
     with pytest.raises(ClientError) as cancelled:
         dynamodb.transact_write_items(TransactItems=[{"Put": message("m1")}, claim("taken", "m1")])
     reasons = cancelled.value.response["CancellationReasons"]
     assert [r["Code"] for r in reasons] == ["None", "ConditionalCheckFailed"]
     assert "Item" not in dynamodb.get_item(
-        TableName=table_name("messages"), Key={"conversation_id": {"S": "c"}, "message_id": {"S": "m1"}}
+        TableName=table_name("messages"), Key={"conversation_id": {"S": "c"}, "seq": {"N": _seq("m1")}}
     )
 
 
@@ -100,5 +105,5 @@ def test_an_item_moto_rejects_mid_transaction_rolls_back_the_items_before_it(dyn
     with pytest.raises(ClientError):
         dynamodb.transact_write_items(TransactItems=[{"Put": message("m2")}, bad_update])
     assert "Item" not in dynamodb.get_item(
-        TableName=table_name("messages"), Key={"conversation_id": {"S": "c"}, "message_id": {"S": "m2"}}
+        TableName=table_name("messages"), Key={"conversation_id": {"S": "c"}, "seq": {"N": _seq("m2")}}
     )

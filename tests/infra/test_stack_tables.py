@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.tables import TABLE_MODELS, TTL_ATTRIBUTES
+from shared.tables import TABLE_MODELS, TTL_ATTRIBUTES, stream_view_type
 
 pytestmark = pytest.mark.infra
 
@@ -60,11 +60,20 @@ def test_table_operations(full, logical: str) -> None:
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert resource["DeletionPolicy"] == "Retain" and resource["UpdateReplacePolicy"] == "Retain"
+    if stream_view_type(logical):
+        assert props["StreamSpecification"] == {"StreamViewType": stream_view_type(logical)}
+    else:
+        assert "StreamSpecification" not in props
     if logical in TTL_ATTRIBUTES:
         assert props["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTES[logical], "Enabled": True}
     else:
         assert "TimeToLiveSpecification" not in props
 
 
-def test_connections_expire() -> None:
+def test_connections_and_events_expire() -> None:
     assert TTL_ATTRIBUTES.get("connections")  # API Gateway drops connections after 2 h; TTL sweeps leftovers
+    assert TTL_ATTRIBUTES.get("events")  # the event log's retention
+
+
+def test_the_consumed_tables_stream_both_images() -> None:
+    assert stream_view_type("messages") == stream_view_type("user_conversations") == "NEW_AND_OLD_IMAGES"

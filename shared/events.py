@@ -1,0 +1,62 @@
+"""Events a user is told about, in ONE place: their stable ids and their envelopes.
+
+The live push and the event log (sync) build the same envelope with the same id, so a client that gets an
+event both ways recognises it (delivery is at least once, ids are stable).
+"""
+
+from __future__ import annotations
+
+from shared.envelope import envelope
+from shared.ids import message_id
+from shared.models import Message
+
+NEW_MESSAGE = "new_message"
+RECEIPT = "receipt"
+
+
+def new_message_event_id(conversation_id: str, seq: int) -> str:
+    return f"msg:{conversation_id}:{seq}"
+
+
+def receipt_event_id(conversation_id: str, user_id: str, status: str, up_to_seq: int) -> str:
+    return f"rcpt:{conversation_id}:{user_id}:{status}:{up_to_seq}"
+
+
+def new_message_envelope(message: Message, *, timestamp: int | None = None) -> dict:
+    """`new_message`, as pushed and as synced: the message as it was stored (status `sent`)."""
+    return envelope(
+        NEW_MESSAGE,
+        {"message": message.to_dict()},
+        conversation_id=message.conversation_id,
+        event_id=new_message_event_id(message.conversation_id, message.seq),
+        timestamp=timestamp,
+    )
+
+
+def receipt_envelope(
+    conversation_id: str, user_id: str, status: str, up_to_seq: int, *, timestamp: int | None = None
+) -> dict:
+    """`receipt`: `user_id` has received (`delivered`) or read (`read`) everything up to the message."""
+    data = {
+        "user_id": user_id,
+        "status": status,
+        "up_to_message_id": message_id(conversation_id, up_to_seq),
+        "up_to_seq": up_to_seq,
+    }
+    return envelope(
+        RECEIPT,
+        data,
+        conversation_id=conversation_id,
+        event_id=receipt_event_id(conversation_id, user_id, status, up_to_seq),
+        timestamp=timestamp,
+    )
+
+
+def sync_envelope(events: list[dict], next_cursor: str, has_more: bool) -> dict:
+    return envelope("sync", {"events": events, "next_cursor": next_cursor, "has_more": has_more})
+
+
+def message_ack_envelope(message: Message, duplicate: bool) -> dict:
+    """Answers a WebSocket send: the stored message (status `sent`); `duplicate` for a retry."""
+    data = {"client_message_id": message.client_message_id, "message": message.to_dict(), "duplicate": duplicate}
+    return envelope("message_ack", data, conversation_id=message.conversation_id)

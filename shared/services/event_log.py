@@ -1,0 +1,69 @@
+"""What stream consumers derive after a send, idempotently (a redelivered record changes nothing twice):
+
+- on_message_stored (messages stream): moves the recipient's conversation row to the new message;
+- append_user_events (user_conversations stream): turns each change of a user's row into entries of that
+  user's event log, the source of sync. It is the log's only writer, one batch at a time per user.
+"""
+
+from __future__ import annotations
+
+from shared.events import NEW_MESSAGE, RECEIPT, new_message_event_id, receipt_event_id
+from shared.models import Conversation, LastMessagePreview, LogEvent, Message
+from shared.repositories.conversations import ConversationRepository
+from shared.repositories.event_log import EventLogRepository
+
+
+def on_message_stored(conversations: ConversationRepository, message: Message) -> bool:
+    """Moves the recipient's row to the message (the sender's moved in the send's transaction).
+    True when the row moved; False for a redelivery or a record overtaken by a newer message."""
+    participants = conversations.participants(message.conversation_id) or frozenset()
+    recipients = [user for user in participants if user != message.sender_id]
+    moved = False
+    for recipient in recipients:
+        moved |= conversations.record_received(recipient, message.conversation_id, LastMessagePreview.of(message))
+    return moved
+
+
+def events_for_change(old: Conversation | None, new: Conversation) -> list[LogEvent]:
+    """The events one change of a user's row means for that user, in order:
+
+    - last_seq moved from a to b: a `new_message` per seq in (a, b] (a message committed while the row was
+      behind still gets its own event);
+    - the peer's markers moved (an ack or a read): a `receipt` about the peer, `read` (which implies
+      delivered) and `delivered` only if it went beyond read. A marker that moved with last_seq is the
+      reply rule (a message from the peer means they have seen everything before it): the new_message
+      says so already, so it gets no event of its own;
+    - the user's own read_seq moved (read on another device): a `receipt` about the user, so their other
+      devices clear the badge.
+    """
+    before = old or Conversation(new.id, new.user_id, new.peer_id, new.created_at, new.last_activity_at)
+    events = [
+        LogEvent(new_message_event_id(new.id, seq), NEW_MESSAGE, new.id, {"seq": seq})
+        for seq in range(before.last_seq + 1, new.last_seq + 1)
+    ]
+    if events:
+        return events
+    read_moved = new.peer_read_seq > before.peer_read_seq
+    if read_moved:
+        events.append(_receipt(new.id, new.peer_id, "read", new.peer_read_seq))
+    if new.peer_delivered_seq > before.peer_delivered_seq and (
+        not read_moved or new.peer_delivered_seq > new.peer_read_seq
+    ):
+        events.append(_receipt(new.id, new.peer_id, "delivered", new.peer_delivered_seq))
+    if new.read_seq > before.read_seq:
+        events.append(_receipt(new.id, new.user_id, "read", new.read_seq))
+    return events
+
+
+def append_user_events(log: EventLogRepository, old: Conversation | None, new: Conversation, now_ms: int) -> int:
+    """Appends the change's events to the row owner's log, skipping those already there. Returns how many."""
+    return log.append(new.user_id, events_for_change(old, new), now_ms)
+
+
+def _receipt(conversation_id: str, user_id: str, status: str, up_to_seq: int) -> LogEvent:
+    return LogEvent(
+        receipt_event_id(conversation_id, user_id, status, up_to_seq),
+        RECEIPT,
+        conversation_id,
+        {"user_id": user_id, "status": status, "up_to": up_to_seq},
+    )

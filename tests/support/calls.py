@@ -1,0 +1,89 @@
+"""The real handlers called in-process with API Gateway's events: what a client's requests amount to."""
+
+from __future__ import annotations
+
+import json
+
+from functions import (
+    list_conversations,
+    list_messages,
+    mark_read,
+    send_message,
+    start_conversation,
+    sync_events,
+    ws_ack,
+    ws_connect,
+    ws_read,
+    ws_send_message,
+    ws_sync,
+)
+from tests.support.events import http_event, parse, ws_event
+
+
+def start(user: str, peer: str) -> str:
+    event = http_event("start_conversation", user_id=user, path={"id": peer})
+    return parse(start_conversation.handler(event, None))[1]["conversation"]["id"]
+
+
+def send(user: str, conversation_id: str, content: str = "hello", client_message_id: str = "m1") -> tuple[int, dict]:
+    body = {"client_message_id": client_message_id, "type": "text", "content": content}
+    return parse(send_message.handler(http_event("send_message", user_id=user, path={"id": conversation_id}, body=body), None))
+
+
+def ws_send(user: str, connection_id: str, conversation_id: str, content: str, client_message_id: str) -> dict:
+    body = {"action": "sendMessage", "conversation_id": conversation_id, "client_message_id": client_message_id, "content": content}
+    return json.loads(ws_send_message.handler(ws_event("sendMessage", connection_id=connection_id, user_id=user, body=body), None)["body"])
+
+
+def history(user: str, conversation_id: str, **query) -> tuple[int, dict]:
+    event = http_event("list_messages", user_id=user, path={"id": conversation_id}, query=query or None)
+    return parse(list_messages.handler(event, None))
+
+
+def conversations(user: str, **query) -> tuple[int, dict]:
+    return parse(list_conversations.handler(http_event("list_conversations", user_id=user, query=query or None), None))
+
+
+def connect(user: str, connection_id: str) -> None:
+    assert ws_connect.handler(ws_event("$connect", connection_id=connection_id, user_id=user), None)["statusCode"] == 200
+
+
+def _ws(handler, action: str, user: str, connection_id: str, body: dict) -> dict | None:
+    response = handler(ws_event(action, connection_id=connection_id, user_id=user, body={"action": action} | body), None)
+    return json.loads(response["body"]) if response.get("body") else None
+
+
+def ack(user: str, connection_id: str, conversation_id: str, message_id) -> dict | None:
+    return _ws(ws_ack.handler, "ack", user, connection_id, {"conversation_id": conversation_id, "message_id": message_id})
+
+
+def ws_mark_read(user: str, connection_id: str, conversation_id: str, message_id=None) -> dict | None:
+    body = {"conversation_id": conversation_id} | ({"message_id": message_id} if message_id else {})
+    return _ws(ws_read.handler, "read", user, connection_id, body)
+
+
+def http_mark_read(user: str, conversation_id: str, message_id=None) -> tuple[int, dict]:
+    body = {"message_id": message_id} if message_id else None
+    return parse(mark_read.handler(http_event("mark_read", user_id=user, path={"id": conversation_id}, body=body), None))
+
+
+def sync(user: str, since=None, limit=None) -> tuple[int, dict]:
+    query = {k: str(v) for k, v in (("since", since), ("limit", limit)) if v is not None}
+    return parse(sync_events.handler(http_event("sync_events", user_id=user, query=query or None), None))
+
+
+def ws_sync_frame(user: str, connection_id: str, since=None, limit=None) -> dict:
+    body = {"since": since} | ({"limit": limit} if limit is not None else {})
+    return _ws(ws_sync.handler, "sync", user, connection_id, body)
+
+
+def sync_all(user: str, since=None, limit=None) -> tuple[list[dict], str]:
+    """Every event after `since`, page by page."""
+    events = []
+    while True:
+        status, page = sync(user, since, limit)
+        assert status == 200, page
+        events += page["events"]
+        since = page["next_cursor"]
+        if not page["has_more"]:
+            return events, since
