@@ -111,9 +111,9 @@ class SearchIndex:
                 added += 1
         return added
 
-    def remove(self, keys: Iterable[tuple[str, int]]) -> int:
-        """Removes the entries of these (conversation_id, seq); returns how many there were."""
-        removed = 0
+    def remove(self, keys: Iterable[tuple[str, int]]) -> set[tuple[str, int]]:
+        """Removes the entries of these (conversation_id, seq); returns those that were there."""
+        removed = set()
         with self._db:
             for conversation_id, seq in keys:
                 row = self._db.execute(
@@ -124,8 +124,13 @@ class SearchIndex:
                 # An external-content table forgets a row only when told what it held.
                 self._db.execute("INSERT INTO texts (texts, rowid, text) VALUES ('delete', ?, ?)", row)
                 self._db.execute("DELETE FROM entries WHERE position = ?", (row[0],))
-                removed += 1
+                removed.add((conversation_id, seq))
         return removed
+
+    def entries(self) -> list[IndexEntry]:
+        """Everything indexed (to fold one index into another)."""
+        rows = self._db.execute("SELECT conversation_id, seq, position, text FROM entries ORDER BY position")
+        return [IndexEntry(conversation_id, seq, position // _PER_MILLISECOND, text) for conversation_id, seq, position, text in rows]
 
     def search(self, query: str, *, limit: int, before: int | None = None) -> list[SearchHit]:
         """Entries with a word starting with every term of `query`, newest first, below position

@@ -57,8 +57,8 @@ def test_adding_twice_and_removing_twice_change_nothing(index):
     assert index.add([entry(1, "hello"), entry(1, "hello")]) == 1
     assert index.add([entry(1, "hello")]) == 0
     assert index.count() == 1
-    assert index.remove([("dm_a", 1)]) == 1
-    assert index.remove([("dm_a", 1), ("dm_a", 9)]) == 0
+    assert index.remove([("dm_a", 1)]) == {("dm_a", 1)}
+    assert index.remove([("dm_a", 1), ("dm_a", 9)]) == set()
     assert found(index, "hello") == [] and index.count() == 0
 
 
