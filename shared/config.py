@@ -13,6 +13,8 @@ from shared.resources import (
     JWT_ISSUER_ENV,
     JWT_SECRET_ARN_ENV,
     JWT_SECRET_ENV,
+    REDIS_BREAKER_ENV,
+    REDIS_TIMEOUT_ENV,
     REDIS_URL_ENV,
     SEND_RATE_LIMIT_ENV,
     TABLE_ENV,
@@ -27,6 +29,10 @@ class ConfigError(RuntimeError):
 @dataclass(frozen=True)
 class Config:
     redis_url: str | None
+    # Redis is an accelerator: a command gets this long before it counts as failed, and after a failure
+    # Redis is skipped for the breaker's seconds (shared/cache.py).
+    redis_timeout_seconds: float
+    redis_breaker_seconds: float
     ws_management_url: str | None
     send_rate_limit_per_minute: int
 
@@ -64,10 +70,25 @@ def _int_setting(name: str, default: int) -> int:
     return value
 
 
+def _seconds_setting(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"{name} must be a positive number of seconds")
+    return value
+
+
 @functools.cache
 def load_config() -> Config:
     return Config(
         redis_url=os.environ.get(REDIS_URL_ENV) or None,
+        redis_timeout_seconds=_seconds_setting(REDIS_TIMEOUT_ENV, limits.DEFAULT_REDIS_TIMEOUT_SECONDS),
+        redis_breaker_seconds=_seconds_setting(REDIS_BREAKER_ENV, limits.DEFAULT_REDIS_BREAKER_SECONDS),
         ws_management_url=os.environ.get(WS_MANAGEMENT_URL_ENV) or None,
         send_rate_limit_per_minute=_int_setting(SEND_RATE_LIMIT_ENV, limits.DEFAULT_SEND_RATE_LIMIT_PER_MINUTE),
     )

@@ -10,6 +10,11 @@ MAX_CURSOR_LENGTH = 1024
 MAX_JSON_DEPTH = 32  # nesting levels in a request body or frame; Parley's own shapes need 3
 DEFAULT_SEND_RATE_LIMIT_PER_MINUTE = 120  # per user, across devices; 0 turns the limit off
 
+# Redis (REDIS_TIMEOUT_SECONDS, REDIS_BREAKER_SECONDS): a command that takes longer has failed, and a failure
+# makes every function instance skip Redis for the breaker's period before it tries again.
+DEFAULT_REDIS_TIMEOUT_SECONDS = 0.5
+DEFAULT_REDIS_BREAKER_SECONDS = 5.0
+
 # API Gateway WebSocket limits (AWS's numbers; the local runtime enforces the same).
 WS_MAX_FRAME_BYTES = 128 * 1024
 WS_IDLE_TIMEOUT_SECONDS = 10 * 60

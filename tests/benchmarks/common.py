@@ -157,15 +157,12 @@ class Backend:
 
 def reset_clients() -> None:
     """Forgets every cached client and configuration, so the next call reads the environment again."""
-    from shared import config, wiring
+    from shared import wiring
     from shared.tables import TABLE_MODELS
 
     for model in TABLE_MODELS.values():
         model._connection = None  # PynamoDB caches one TableConnection (and its botocore client) per model
-    config.load_config.cache_clear()
-    config.load_auth_config.cache_clear()
-    for factory in (wiring.conversations, wiring.connections, wiring.messages, wiring.messaging, wiring.token_verifier):
-        factory.cache_clear()
+    wiring.reset()
 
 
 @contextlib.contextmanager

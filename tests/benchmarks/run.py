@@ -29,6 +29,7 @@ BENCHMARKS = {
     "cold_start": "import and first-invocation time of every function",
     "calls_per_send": "DynamoDB, Redis and management-API calls per operation",
     "search": "search latency and index cost over one user's messages",
+    "redis_stopped": "send latency with Redis stopped (SIGSTOP), circuit breaker off and on",
 }
 RESULTS_DIR = Path(__file__).parent / "results"
 REPO = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ import redis as redis_lib
 from moto.server import ThreadedMotoServer
 
 from infra.local import moto_streams
-from shared import config, wiring
+from shared import wiring
 from shared.tables import TABLE_MODELS
 from tests.conftest import MOTO_PORT
 from tests.support.management_api import RecordingManagementApi
@@ -17,17 +17,7 @@ from tests.support.redis_server import running_redis
 
 
 def reset_wiring():
-    config.load_config.cache_clear()
-    config.load_auth_config.cache_clear()
-    for factory in (
-        wiring.conversations,
-        wiring.connections,
-        wiring.messages,
-        wiring.event_log,
-        wiring.messaging,
-        wiring.token_verifier,
-    ):
-        factory.cache_clear()
+    wiring.reset()
 
 
 @pytest.fixture(scope="session")
