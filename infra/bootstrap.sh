@@ -31,10 +31,12 @@ if [ ! -f "$stamp" ]; then
     fi
     if [ ${#uv[@]} -gt 0 ] && "${uv[@]}" --version >/dev/null 2>&1; then
         "${uv[@]}" venv --quiet --allow-existing -p "$python" .venv
-        "${uv[@]}" pip install --quiet -p .venv/bin/python -e '.[dev]'
+        # --compile-bytecode: .pyc files for every dependency, as the deployed layer has them (layers/build.py);
+        # without them each fresh process recompiles botocore & co. and cold starts measure the compiler.
+        "${uv[@]}" pip install --quiet --compile-bytecode -p .venv/bin/python -e '.[dev]'
     else
         "$python" -m venv .venv
-        .venv/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
+        .venv/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'  # pip compiles .pyc itself
     fi
     rm -f .venv/.parley-*
     touch "$stamp"

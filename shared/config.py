@@ -53,6 +53,12 @@ def table_name(logical: str) -> str:
     return os.environ.get(TABLE_ENV[logical]) or f"parley-{logical}"
 
 
+def aws_endpoint_override(service: str) -> str | None:
+    """The endpoint botocore sends `service` calls to instead of AWS's (the local runtime, tests, LocalStack)."""
+    service_env = "AWS_ENDPOINT_URL_" + service.upper().replace("-", "_").replace(" ", "_")
+    return os.environ.get(service_env) or os.environ.get("AWS_ENDPOINT_URL") or None
+
+
 def aws_region() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 

@@ -72,3 +72,16 @@ def test_closure_check_catches_a_missing_transitive_pin(tmp_path: Path) -> None:
         build.check_closure(site, requirements)
     _fake_dist(site, "beta", "2.1", [])
     build.check_closure(site, requirements)  # botocore: runtime; gamma, delta: markers say not needed
+
+
+def test_function_code_needs_no_boto3() -> None:
+    """boto3 is not a runtime dependency: nothing the functions load may import it (botocore is enough)."""
+    runtime_code = [*(REPO_ROOT / "shared").rglob("*.py"), *(REPO_ROOT / "functions").rglob("*.py")]
+    offenders = [
+        str(path.relative_to(REPO_ROOT))
+        for path in runtime_code
+        if any(line.lstrip().startswith(("import boto3", "from boto3")) for line in path.read_text().splitlines())
+    ]
+    assert not offenders
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    assert "boto3" not in {canonicalize_name(Requirement(d).name) for d in pyproject["project"]["dependencies"]}
