@@ -4,12 +4,14 @@ the first push that gets 410."""
 
 from shared.errors import UnauthorizedError
 from shared.log import logger
+from shared.observability import lambda_handler
 from shared.services.connections import disconnect
 from shared.timefmt import now_ms
 from shared.wiring import connections
 from shared.ws import caller_id
 
 
+@lambda_handler
 def handler(event: dict, context: object) -> dict:
     try:
         user_id = caller_id(event)

@@ -12,6 +12,7 @@ import json
 from shared import limits
 from shared.errors import BadRequestError, ParleyError, PayloadTooLargeError, UnauthorizedError
 from shared.log import logger
+from shared.observability import identify
 
 
 def is_valid_text(value: str) -> bool:
@@ -65,6 +66,7 @@ def caller_id(authorizer_context: object, reason_if_missing: str, *, fallback_ke
     user_id = context.get("user_id") or (context.get(fallback_key) if fallback_key else None)
     if not isinstance(user_id, str) or not user_id:
         raise UnauthorizedError(reason_if_missing)
+    identify(user_id)  # every later log line of the invocation names the caller
     return user_id
 
 

@@ -6,6 +6,7 @@ however many requests share it (the local runtime runs every function in one pro
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -21,7 +22,8 @@ def run_concurrently(calls: Sequence[Callable[[], Any]]) -> list[Any]:
     """Each call's result, in order; waits for all, then raises the first failure if any."""
     if len(calls) <= 1:
         return [call() for call in calls]
-    futures = [_pool.submit(call) for call in calls]
+    # Each call runs in a copy of the caller's context: its log lines keep the invocation's keys.
+    futures = [_pool.submit(contextvars.copy_context().run, call) for call in calls]
     errors = [future.exception() for future in futures]
     for error in errors:
         if error is not None:

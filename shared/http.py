@@ -12,8 +12,9 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from shared import adapter, limits
+from shared import adapter, limits, metrics
 from shared.errors import BadRequestError, ParleyError
+from shared.observability import lambda_handler
 
 JSON_HEADERS = {"content-type": "application/json; charset=utf-8", "cache-control": "no-store"}
 
@@ -78,12 +79,15 @@ def error_response(error: ParleyError) -> dict:
 
 
 def http_endpoint(func: Callable[[HttpRequest], tuple[int, dict]]) -> Callable[[dict, object], dict]:
+    @lambda_handler
     @functools.wraps(func)
     def handler(event: dict, context: object) -> dict:
         try:
             status, body = func(parse_request(event))
             return json_response(status, body)
         except Exception as error:
-            return error_response(adapter.as_parley_error(error))
+            parley_error = adapter.as_parley_error(error)
+            metrics.count_error("http", parley_error.code)
+            return error_response(parley_error)
 
     return handler

@@ -2,4 +2,6 @@
 
 from aws_lambda_powertools import Logger
 
-logger = Logger(service="parley")
+from shared.resources import SERVICE_NAME
+
+logger = Logger(service=SERVICE_NAME)

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from shared import limits
+from shared import limits, metrics
 from shared.concurrency import IO_CONCURRENCY, run_concurrently
 from shared.log import logger
 
@@ -84,4 +84,7 @@ def fan_out(pusher: Pusher, connection_ids: Iterable[str], data: bytes) -> FanOu
             result.gone.append(connection_id)
         else:
             result.failed += 1
+    metrics.count(metrics.PUSHES_SENT, result.delivered)
+    metrics.count(metrics.PUSHES_GONE, len(result.gone))
+    metrics.count(metrics.PUSHES_FAILED, result.failed)
     return result

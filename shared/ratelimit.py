@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
+from shared import metrics
 from shared.errors import RateLimitedError
 
 WINDOW_SECONDS = 60
@@ -43,6 +44,7 @@ class RedisSendLimiter:
 
         count = self._cache.call(count_this_send, default=None, what="send rate limit")
         if count is not None and count > self._limit:
+            metrics.count(metrics.RATE_LIMITED_SENDS)
             retry_after = max(1, int((window + 1) * WINDOW_SECONDS - now))
             raise RateLimitedError(
                 f"too many messages: at most {self._limit} a minute", retry_after_seconds=retry_after

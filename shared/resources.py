@@ -29,3 +29,8 @@ JWT_ISSUER_ENV = "JWT_ISSUER"
 JWT_AUDIENCE_ENV = "JWT_AUDIENCE"
 SEND_RATE_LIMIT_ENV = "SEND_RATE_LIMIT_PER_MINUTE"
 LOG_LEVEL_ENV = "POWERTOOLS_LOG_LEVEL"
+
+# The service name on every log line and metric, and the CloudWatch namespace of Parley's own metrics
+# (shared/metrics.py writes them, infra/constructs/monitoring.py alarms on them).
+SERVICE_NAME = "parley"
+METRICS_NAMESPACE = "Parley"

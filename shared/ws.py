@@ -12,9 +12,10 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from shared import adapter, limits
+from shared import adapter, limits, metrics
 from shared.envelope import encode, envelope
 from shared.errors import ParleyError
+from shared.observability import lambda_handler
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ def frame_response(frame: dict | None) -> dict:
 
 
 def error_frame(error: ParleyError, body: dict) -> dict:
+    # Counted by code: the route answers 200 either way, so API Gateway's integration-error metric never
+    # sees a failing store; the stack alarms on the server-side codes of this metric instead.
+    metrics.count_error("websocket", error.code)
     data = error.to_dict()
     # Echo what lets the client match the error to what it sent.
     for key in ("action", "client_message_id", "request_id"):
@@ -54,6 +58,7 @@ def error_frame(error: ParleyError, body: dict) -> dict:
 
 
 def ws_endpoint(func: Callable[[WsRequest], dict | None]) -> Callable[[dict, object], dict]:
+    @lambda_handler
     @functools.wraps(func)
     def handler(event: dict, context: object) -> dict:
         body: dict = {}

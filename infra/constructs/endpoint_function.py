@@ -17,10 +17,9 @@ from infra.constructs.cache import Cache
 from infra.constructs.data import has_indexes
 from infra.constructs.layers import ARCHITECTURE, RUNTIME
 from infra.constructs.nag import acknowledge, logical_id
-from shared.resources import LOG_LEVEL_ENV, REDIS_URL_ENV, TABLE_ENV, WS_MANAGEMENT_URL_ENV
+from shared.resources import LOG_LEVEL_ENV, REDIS_URL_ENV, SERVICE_NAME, TABLE_ENV, WS_MANAGEMENT_URL_ENV
 from shared.routes import Route
 
-SERVICE_NAME = "parley"
 _GRANTS = {
     "read": lambda table, fn: table.grant_read_data(fn),
     "write": lambda table, fn: table.grant_write_data(fn),

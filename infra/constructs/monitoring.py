@@ -1,4 +1,11 @@
-"""Two alarms that say "users are seeing errors": HTTP 5xx and failing WebSocket integrations.
+"""Alarms that say "users are seeing errors", and what they watch.
+
+- HTTP 5xx answers (API Gateway's metric);
+- WebSocket integration errors (a function crashed or timed out);
+- WebSocket error frames with a server-side code (shared/metrics.SERVER_ERROR_CODES): WebSocket routes
+  answer every failure with an `error` frame and status 200, so a storage outage never shows up as an
+  integration error; Parley's own ErrorResponses metric (EMF, by api and code) counts them;
+- pushes that failed for another reason than a closed connection (the management API is failing).
 
 They have no actions: wire `Monitoring.alarms` to an SNS topic or a chat channel where you deploy.
 Per-function logs (one month) are set by EndpointFunction.
@@ -10,6 +17,9 @@ import aws_cdk as cdk
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
+
+from shared import metrics
+from shared.resources import METRICS_NAMESPACE, SERVICE_NAME
 
 _PERIOD = cdk.Duration.minutes(5)
 _ERRORS_PER_PERIOD = 5
@@ -34,9 +44,20 @@ class Monitoring(Construct):
             period=_PERIOD,
             statistic="Sum",
         )
+        server_error_frames = cloudwatch.MathExpression(
+            expression=" + ".join(f"FILL({code}, 0)" for code in metrics.SERVER_ERROR_CODES),
+            using_metrics={code: _parley_metric(metrics.ERROR_RESPONSES, api="websocket", code=code)
+                           for code in metrics.SERVER_ERROR_CODES},
+            label="WebSocket error frames: " + ", ".join(metrics.SERVER_ERROR_CODES),
+            period=_PERIOD,
+        )
         self.alarms = [
             self._alarm("HttpServerErrors", http_errors, "Parley HTTP API answered 5xx"),
             self._alarm("WebSocketIntegrationErrors", websocket_errors, "Parley WebSocket routes failed"),
+            self._alarm(
+                "WebSocketServerErrorFrames", server_error_frames, "Parley WebSocket routes answered server-error frames"
+            ),
+            self._alarm("PushFailures", _parley_metric(metrics.PUSHES_FAILED), "Parley pushes to live connections failed"),
         ]
 
     def _alarm(self, construct_id: str, metric: cloudwatch.IMetric, description: str) -> cloudwatch.Alarm:
@@ -50,3 +71,14 @@ class Monitoring(Construct):
             evaluation_periods=1,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
+
+
+def _parley_metric(name: str, **dimensions: str) -> cloudwatch.Metric:
+    """One of Parley's own metrics (shared/metrics.py), with the dimensions its EMF lines carry."""
+    return cloudwatch.Metric(
+        namespace=METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": SERVICE_NAME, **dimensions},
+        period=_PERIOD,
+        statistic="Sum",
+    )

@@ -324,6 +324,8 @@ def start_services(env: Environment) -> LocalServices:
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
     env.setdefault("AWS_REGION", region)
     env.setdefault("AWS_DEFAULT_REGION", region)
+    # The functions' EMF metric lines (shared/metrics.py) would flood the console; set it to false to see them.
+    env.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
     services = LocalServices(aws_endpoint_url="", redis_url="", embedded_aws=embedded_aws)
     try:

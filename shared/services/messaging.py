@@ -6,7 +6,7 @@ import random
 import time
 from dataclasses import dataclass, replace
 
-from shared import validation
+from shared import metrics, validation
 from shared.envelope import encode
 from shared.errors import BadRequestError, ConflictError, ConversationNotFoundError, StorageUnavailableError
 from shared.events import message_ack_envelope, new_message_envelope
@@ -78,6 +78,7 @@ def send_message(
     deps.limiter.check(sender_id)
     created_ms = now_ms()
     message, created = _store(deps.messages, sender_id, request, iso_from_ms(created_ms))
+    metrics.count(metrics.MESSAGES_STORED if created else metrics.DUPLICATE_SENDS)
     if deps.pusher is not None:
         push_to_users(deps, participants, new_message_envelope(message), skip=origin_connection_id)
     return SendResult(message, created)

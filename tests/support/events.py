@@ -45,6 +45,7 @@ def ws_event(route_key: str, *, connection_id: str, user_id: str | None, body: d
             "eventType": event_type,
             "connectionId": connection_id,
             "connectedAt": 1_700_000_000_000,
+            "requestId": str(uuid.uuid4()),
             "authorizer": authorizer,
             "stage": WEBSOCKET_STAGE,
         },

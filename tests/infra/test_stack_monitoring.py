@@ -1,0 +1,35 @@
+"""The alarms watch what users would notice, including failures that WebSocket routes answer with 200."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared import metrics
+
+pytestmark = pytest.mark.infra
+
+
+def _alarms(synth) -> dict[str, dict]:
+    return {k: v["Properties"] for k, v in synth.of_type("AWS::CloudWatch::Alarm").items()}
+
+
+def test_server_side_error_frames_raise_an_alarm(full):
+    (alarm,) = [a for a in _alarms(full).values() if "server-error frames" in a["AlarmDescription"]]
+    watched = {
+        tuple(sorted((d["Name"], d["Value"]) for d in query["MetricStat"]["Metric"]["Dimensions"]))
+        for query in alarm["Metrics"]
+        if "MetricStat" in query
+    }
+    assert watched == {
+        (("api", "websocket"), ("code", code), ("service", "parley")) for code in metrics.SERVER_ERROR_CODES
+    }
+    for query in alarm["Metrics"]:
+        if "MetricStat" in query:
+            assert query["MetricStat"]["Metric"]["Namespace"] == "Parley"
+            assert query["MetricStat"]["Metric"]["MetricName"] == metrics.ERROR_RESPONSES
+            assert query["MetricStat"]["Stat"] == "Sum"
+
+
+def test_failed_pushes_raise_an_alarm(minimal):
+    (alarm,) = [a for a in _alarms(minimal).values() if a.get("MetricName") == metrics.PUSHES_FAILED]
+    assert alarm["Namespace"] == "Parley" and alarm["Dimensions"] == [{"Name": "service", "Value": "parley"}]
