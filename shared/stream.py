@@ -32,6 +32,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from shared.log import logger
+from shared.observability import lambda_handler
 
 EventName = Literal["INSERT", "MODIFY", "REMOVE"]
 
@@ -107,6 +108,7 @@ def stream_consumer(process: Callable[[StreamRecord], None]) -> Callable[[dict, 
     """A Lambda handler for a DynamoDB stream event that runs `process` on each record, in order, and
     reports the first failure as a partial batch failure."""
 
+    @lambda_handler
     @functools.wraps(process)
     def handler(event: dict, context: object) -> dict:
         for raw in event.get("Records") or ():
