@@ -30,6 +30,12 @@ JWT_AUDIENCE_ENV = "JWT_AUDIENCE"
 SEND_RATE_LIMIT_ENV = "SEND_RATE_LIMIT_PER_MINUTE"
 LOG_LEVEL_ENV = "POWERTOOLS_LOG_LEVEL"
 
+# The HTTP API's CORS rules (infra/constructs/apis.py; the local runtime applies the same). Browsers may
+# send the token and a JSON body, and may read `retry-after` (a 429's hint) from a cross-origin answer.
+CORS_ALLOW_HEADERS = ("authorization", "content-type")
+CORS_EXPOSE_HEADERS = ("retry-after",)
+CORS_MAX_AGE_SECONDS = 3600
+
 # The service name on every log line and metric, and the CloudWatch namespace of Parley's own metrics
 # (shared/metrics.py writes them, infra/constructs/monitoring.py alarms on them).
 SERVICE_NAME = "parley"

@@ -21,7 +21,7 @@ from constructs import Construct
 
 from infra.constructs import pascal_case
 from infra.constructs.nag import acknowledge
-from shared.resources import WEBSOCKET_STAGE
+from shared.resources import CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, CORS_MAX_AGE_SECONDS, WEBSOCKET_STAGE
 from shared.routes import HTTP_ROUTES, WEBSOCKET_ROUTES, WS_ROUTE_SELECTION, authorizer_for
 
 # Per stage, across all clients; API Gateway answers 429 above it. Room for the brief's 1,000 messages/s
@@ -43,9 +43,10 @@ class Apis(Construct):
             create_default_stage=False,  # made below, with throttling and access logs
             cors_preflight=apigwv2.CorsPreflightOptions(
                 allow_origins=list(cors_origins),
-                allow_headers=["authorization", "content-type"],
+                allow_headers=list(CORS_ALLOW_HEADERS),
                 allow_methods=[apigwv2.CorsHttpMethod.ANY],
-                max_age=cdk.Duration.hours(1),
+                expose_headers=list(CORS_EXPOSE_HEADERS),
+                max_age=cdk.Duration.seconds(CORS_MAX_AGE_SECONDS),
             ),
         )
         self.http_stage = apigwv2.HttpStage(

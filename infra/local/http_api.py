@@ -17,6 +17,7 @@ from multidict import CIMultiDict
 from infra.local.front_door import gateway_message
 from infra.local.lambda_events import HttpRequest, http_authorizer_event, http_event, new_id, now_ms
 from infra.local.lambda_invoker import FunctionError, FunctionTimeout, LambdaInvoker
+from shared.resources import CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, CORS_MAX_AGE_SECONDS
 from shared.routes import Route
 
 log = logging.getLogger("local.http")
@@ -107,9 +108,10 @@ class CorsPolicy:
     itself, adds the CORS headers to every response and ignores any the integration returns."""
 
     allow_origins: tuple[str, ...] = ("*",)
-    allow_headers: tuple[str, ...] = ("authorization", "content-type")
+    allow_headers: tuple[str, ...] = CORS_ALLOW_HEADERS
     allow_methods: tuple[str, ...] = ("*",)
-    max_age_seconds: int = 3600
+    expose_headers: tuple[str, ...] = CORS_EXPOSE_HEADERS
+    max_age_seconds: int = CORS_MAX_AGE_SECONDS
 
     def allowed_origin(self, origin: str | None) -> str | None:
         if not origin:
@@ -144,6 +146,8 @@ class CorsPolicy:
         origin = self.allowed_origin(request.headers.get("Origin"))
         if origin:
             response.headers["Access-Control-Allow-Origin"] = origin
+            if self.expose_headers:
+                response.headers["Access-Control-Expose-Headers"] = ",".join(self.expose_headers)
         return response
 
 

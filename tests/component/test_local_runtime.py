@@ -367,6 +367,8 @@ def test_http_api_answers_cors_preflights_itself_and_adds_cors_headers_to_every_
         for headers in ({}, {"Authorization": "Bearer allow"}):
             response = await session.get(f"{rt.http_url}/things/1", headers={"Origin": "http://x.test"} | headers)
             assert response.headers["Access-Control-Allow-Origin"] == "*", response.status
+            # A browser may read a 429's retry-after only if it is exposed.
+            assert response.headers["Access-Control-Expose-Headers"] == "retry-after", response.status
 
     run(scenario)
 

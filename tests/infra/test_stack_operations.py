@@ -1,4 +1,5 @@
-"""The alarms watch what users would notice, including failures that WebSocket routes answer with 200."""
+"""What an operator and a browser get from the APIs: alarms on what users notice (including failures that
+WebSocket routes answer with 200), and CORS that lets apps read what they need."""
 
 from __future__ import annotations
 
@@ -33,3 +34,11 @@ def test_server_side_error_frames_raise_an_alarm(full):
 def test_failed_pushes_raise_an_alarm(minimal):
     (alarm,) = [a for a in _alarms(minimal).values() if a.get("MetricName") == metrics.PUSHES_FAILED]
     assert alarm["Namespace"] == "Parley" and alarm["Dimensions"] == [{"Name": "service", "Value": "parley"}]
+
+
+def test_browsers_may_read_retry_after(variant):
+    """A cross-origin app must be able to read a 429's retry-after: the HTTP API exposes it."""
+    (api,) = [a for a in variant.of_type("AWS::ApiGatewayV2::Api").values() if a["Properties"]["ProtocolType"] == "HTTP"]
+    cors = api["Properties"]["CorsConfiguration"]
+    assert cors["ExposeHeaders"] == ["retry-after"]
+    assert set(cors["AllowHeaders"]) == {"authorization", "content-type"}
