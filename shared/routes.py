@@ -2,10 +2,26 @@
 
 The CDK stack builds one function and one route per entry; the local runtime dispatches from it;
 a test checks the synthesized template against it. Handlers live in `functions/<name>.py` as `handler`.
+
+DynamoDB grants are the exact actions the route's code calls, per logical table (shared/resources.py):
+
+    tables={"messages": {"Query", "GetItem"}, "connections": {"Query", "DeleteItem"}}
+
+- name the IAM action of each call: GetItem, Query, Scan, PutItem, UpdateItem, DeleteItem,
+  BatchGetItem, BatchWriteItem, ConditionCheckItem. A transaction needs each item's own action on that
+  item's table (a `tx.save` is PutItem, `tx.update` UpdateItem, `tx.delete` DeleteItem,
+  `tx.condition_check` ConditionCheckItem; there is no TransactWriteItems permission). A Query on an
+  index is Query on its table (the grant covers the table's indexes).
+- nothing more: the CDK stack grants exactly these (infra/constructs/endpoint_function.py).
+- how it stays exact: `parley local` and the tests refuse a call the running function is not granted,
+  with AccessDeniedException as AWS would (infra/local/iam.py), so a missing action fails the tests that
+  reach that code; and tests/component/test_grants.py runs scenarios for every route and fails if a
+  granted action is never called. A new route with tables needs a scenario there.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -14,7 +30,20 @@ from typing import Literal
 # created under the prefix in `key`), schedule (`key` is an EventBridge rate/cron expression).
 Api = Literal["http", "websocket", "authorizer", "stream", "s3", "schedule"]
 TRIGGER_APIS = ("stream", "s3", "schedule")
-Access = Literal["read", "write", "read_write"]
+# What a route may name in `tables` (the data-plane actions; stream reads are granted by the trigger).
+DYNAMODB_ACTIONS = frozenset(
+    {
+        "GetItem",
+        "BatchGetItem",
+        "Query",
+        "Scan",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "BatchWriteItem",
+        "ConditionCheckItem",
+    }
+)
 
 HTTP_PREFIX = "/api/v1"
 WS_ROUTE_SELECTION = "$request.body.action"
@@ -25,7 +54,7 @@ class Route:
     name: str  # function name; its code is functions/<name>.py
     api: Api
     key: str  # "GET /api/v1/…" for HTTP, "$connect" / "sendMessage" / … for WebSocket, "http"/"websocket" for authorizers
-    tables: dict[str, Access] = field(default_factory=dict)  # logical table name -> access
+    tables: Mapping[str, frozenset[str]] = field(default_factory=dict)  # logical table -> DynamoDB actions (above)
     manages_connections: bool = False  # posts to / deletes WebSocket connections (management API)
     uses_redis: bool = False  # reaches the cache (placed in the VPC when Redis is deployed)
     reads_jwt_secret: bool = False
@@ -36,6 +65,9 @@ class Route:
     # before it goes to the dead-letter destination.
     batch_size: int = 100
     retry_attempts: int = 3
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tables", {table: _actions(self.name, table, a) for table, a in self.tables.items()})
 
     @property
     def is_trigger(self) -> bool:
@@ -55,71 +87,107 @@ class Route:
         return self.key.split(" ", 1)[1]
 
 
+def _actions(route: str, table: str, actions: Iterable[str]) -> frozenset[str]:
+    if isinstance(actions, str):
+        raise TypeError(
+            f"route {route}: tables[{table!r}] must be the DynamoDB actions the code calls, e.g. "
+            f'{{"GetItem", "Query"}}, not {actions!r} (see the top of shared/routes.py)'
+        )
+    actions = frozenset(actions)
+    unknown = actions - DYNAMODB_ACTIONS
+    if unknown or not actions:
+        raise ValueError(
+            f"route {route}: tables[{table!r}] names {sorted(unknown) or 'no action'}; "
+            f"use some of {sorted(DYNAMODB_ACTIONS)}"
+        )
+    return actions
+
+
 def _http(method: str, path: str, name: str, **kwargs) -> Route:
     return Route(name=name, api="http", key=f"{method} {HTTP_PREFIX}{path}", **kwargs)
 
 
 # Granted to every function that stores a message and pushes it.
+# Pushing to users' devices: one user's connections (GetItem), or several at once (BatchGetItem), and
+# forgetting those that answered 410 or expired (UpdateItem).
 _SEND_GRANTS = dict(
     tables={
-        "conversations": "read",
-        "messages": "read_write",
-        "sent_messages": "read_write",
-        "user_conversations": "write",  # the sender's own row, in the send's transaction
-        "connections": "read_write",
+        "conversations": {"GetItem"},  # participants, on a cold instance
+        "messages": {"PutItem", "GetItem", "Query"},  # the send's transaction; a retry's message; the newest seq
+        "sent_messages": {"PutItem", "GetItem"},  # the idempotency claim (same transaction); a retry finds it
+        "user_conversations": {"UpdateItem"},  # the sender's own row, in the send's transaction
+        "connections": {"BatchGetItem", "UpdateItem"},  # both users' devices; forget the gone ones
     },
     manages_connections=True,
     uses_redis=True,
 )
 
-# Receipts move both users' rows and push to their devices.
-_RECEIPT_GRANTS = dict(
-    tables={"conversations": "read", "user_conversations": "read_write", "connections": "read_write"},
+# A read moves both users' rows (reading the reader's first) and pushes to both users' devices.
+_READ_GRANTS = dict(
+    tables={
+        "conversations": {"GetItem"},
+        "user_conversations": {"GetItem", "UpdateItem"},
+        "connections": {"BatchGetItem", "UpdateItem"},
+    },
     manages_connections=True,
 )
-_SYNC_TABLES = {"events": "read", "messages": "read"}
+_SYNC_TABLES = {"events": {"Query"}, "messages": {"BatchGetItem"}}
 
 ROUTES: tuple[Route, ...] = (
     # Authorizers: turn a JWT into the caller's user id before any other function runs.
     Route("http_authorizer", "authorizer", "http", reads_jwt_secret=True, memory_mb=256, timeout_seconds=5),
     Route("ws_authorizer", "authorizer", "websocket", reads_jwt_secret=True, memory_mb=256, timeout_seconds=5),
     # HTTP API
-    _http("GET", "/conversations", "list_conversations", tables={"user_conversations": "read"}),
+    _http("GET", "/conversations", "list_conversations", tables={"user_conversations": {"Query"}}),
     # {id} is the other user's id here: API Gateway wants one variable name per path position.
     _http(
         "POST",
         "/conversations/{id}",
         "start_conversation",
-        tables={"conversations": "read_write", "user_conversations": "read_write"},
+        # Read the caller's row; else one transaction writes the conversation and both rows.
+        tables={"conversations": {"PutItem"}, "user_conversations": {"GetItem", "PutItem"}},
     ),
-    _http("GET", "/conversations/{id}", "get_conversation", tables={"user_conversations": "read"}),
+    _http("GET", "/conversations/{id}", "get_conversation", tables={"user_conversations": {"GetItem"}}),
     _http(
         "GET",
         "/conversations/{id}/messages",
         "list_messages",
-        tables={"user_conversations": "read", "messages": "read"},
+        tables={"user_conversations": {"GetItem"}, "messages": {"Query"}},
     ),
     _http("POST", "/conversations/{id}/messages", "send_message", memory_mb=512, **_SEND_GRANTS),
-    _http("PATCH", "/conversations/{id}/read", "mark_read", **_RECEIPT_GRANTS),
+    _http("PATCH", "/conversations/{id}/read", "mark_read", **_READ_GRANTS),
     _http("GET", "/sync", "sync_events", tables=_SYNC_TABLES),
     # WebSocket API
-    Route("ws_connect", "websocket", "$connect", tables={"connections": "write"}),
-    Route("ws_disconnect", "websocket", "$disconnect", tables={"connections": "write"}),
+    # A user's first connection creates their item; later ones and $disconnect update it.
+    Route("ws_connect", "websocket", "$connect", tables={"connections": {"PutItem", "UpdateItem"}}),
+    Route("ws_disconnect", "websocket", "$disconnect", tables={"connections": {"UpdateItem"}}),
     Route("ws_default", "websocket", "$default", returns_response=True),
     Route("ws_ping", "websocket", "ping", returns_response=True),
     Route("ws_send_message", "websocket", "sendMessage", returns_response=True, memory_mb=512, **_SEND_GRANTS),
-    Route("ws_ack", "websocket", "ack", returns_response=True, **_RECEIPT_GRANTS),
-    Route("ws_read", "websocket", "read", returns_response=True, **_RECEIPT_GRANTS),
+    # An ack moves the peer's delivered marker and tells the peer's devices only.
+    Route(
+        "ws_ack",
+        "websocket",
+        "ack",
+        returns_response=True,
+        tables={
+            "conversations": {"GetItem"},
+            "user_conversations": {"UpdateItem"},
+            "connections": {"GetItem", "UpdateItem"},
+        },
+        manages_connections=True,
+    ),
+    Route("ws_read", "websocket", "read", returns_response=True, **_READ_GRANTS),
     Route("ws_sync", "websocket", "sync", returns_response=True, tables=_SYNC_TABLES),
     # Stream consumers: what a send derives, off the hot path (shared/services/event_log.py).
     Route(
         "on_message_stored",
         "stream",
         "messages",
-        tables={"conversations": "read", "user_conversations": "read_write"},
+        tables={"conversations": {"GetItem"}, "user_conversations": {"UpdateItem"}},
     ),
     # One batch at a time per user: the event log's single writer (a conditional append backs it up).
-    Route("append_user_events", "stream", "user_conversations", tables={"events": "read_write"}),
+    Route("append_user_events", "stream", "user_conversations", tables={"events": {"PutItem", "Query"}}),
 )
 
 HTTP_ROUTES = tuple(r for r in ROUTES if r.api == "http")

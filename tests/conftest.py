@@ -29,3 +29,23 @@ from hypothesis import settings  # noqa: E402
 
 settings.register_profile("parley", deadline=None)
 settings.load_profile("parley")
+
+# As IAM does on AWS (and `parley local` does): a function's DynamoDB call outside its route's grants fails
+# with AccessDeniedException. Installed before any botocore client exists; each test fails on a refusal.
+import pytest  # noqa: E402
+
+from infra.local.iam import DynamoDbGrants  # noqa: E402
+from shared.aws import botocore_session  # noqa: E402
+
+DYNAMODB_GRANTS = DynamoDbGrants()
+DYNAMODB_GRANTS.install(botocore_session())
+
+
+@pytest.fixture(autouse=True)
+def _no_dynamodb_call_outside_the_grants():
+    already = len(DYNAMODB_GRANTS.denied)
+    yield
+    refused = DYNAMODB_GRANTS.denied[already:]
+    if refused:
+        pytest.fail("refused as IAM would: " + "; ".join(sorted(set(refused))), pytrace=False)
+

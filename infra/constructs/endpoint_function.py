@@ -20,11 +20,6 @@ from infra.constructs.nag import acknowledge, logical_id
 from shared.resources import LOG_LEVEL_ENV, REDIS_URL_ENV, SERVICE_NAME, TABLE_ENV, WS_MANAGEMENT_URL_ENV
 from shared.routes import Route
 
-_GRANTS = {
-    "read": lambda table, fn: table.grant_read_data(fn),
-    "write": lambda table, fn: table.grant_write_data(fn),
-    "read_write": lambda table, fn: table.grant_read_write_data(fn),
-}
 
 
 @dataclass(frozen=True)
@@ -63,8 +58,9 @@ class EndpointFunction(Construct):
             vpc_subnets=deps.cache.function_subnets if in_vpc else None,
             security_groups=[deps.cache.function_security_group] if in_vpc else None,
         )
-        for logical, access in route.tables.items():
-            _GRANTS[access](deps.tables[logical], self.function)
+        for logical, actions in route.tables.items():
+            # Exactly the actions the route's code calls (shared/routes.py); Table.grant covers its indexes.
+            deps.tables[logical].grant(self.function, *(f"dynamodb:{action}" for action in sorted(actions)))
         if route.manages_connections:
             # POST/GET/DELETE on this stage's @connections only.
             deps.websocket_stage.grant_management_api_access(self.function)

@@ -23,6 +23,7 @@ from aiohttp import web
 from infra.local.connections import ConnectionRegistry
 from infra.local.front_door import GatewayAppRunner, drop_server_header
 from infra.local.http_api import MAX_PAYLOAD_BYTES, CorsPolicy, HttpApi
+from infra.local.iam import DynamoDbGrants
 from infra.local.lambda_invoker import Handler, LambdaInvoker
 from infra.local.management_api import ManagementApi
 from infra.local.services import (
@@ -36,6 +37,7 @@ from infra.local.services import (
 from infra.local.triggers import DeadLetters, Triggers, TriggerSettings
 from infra.local.websocket_api import WebSocketApi, WebSocketLimits
 from shared import limits
+from shared.aws import botocore_session
 from shared.routes import ROUTES, Route
 
 log = logging.getLogger("local")
@@ -175,6 +177,8 @@ class LocalRuntime:
             if self.services.embedded_redis:
                 self._redis_watch = asyncio.create_task(self._keep_redis_running(self.services))
         region = self._env.get("AWS_REGION") or self._env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+        # As IAM would: a function's DynamoDB call outside its route's grants is refused (before any client).
+        DynamoDbGrants(self._routes).install(botocore_session())
 
         self._invoker = LambdaInvoker(region=region, handlers=self._handlers, max_workers=self._max_workers)
         registry = ConnectionRegistry()

@@ -56,3 +56,13 @@ def test_handlers_stay_free_of_storage_clients():
         text = path.read_text()
         for banned in ("import boto3", "import pynamodb", "from pynamodb", "import redis"):
             assert banned not in text, f"{path} has {banned!r}"
+
+
+def test_grants_are_dynamodb_actions_not_access_levels():
+    from shared.routes import Route
+
+    with pytest.raises(TypeError, match="DynamoDB actions the code calls"):
+        Route("x", "http", "GET /api/v1/x", tables={"messages": "read"})
+    with pytest.raises(ValueError, match="TransactWriteItems"):
+        Route("x", "http", "GET /api/v1/x", tables={"messages": {"TransactWriteItems"}})
+    assert Route("x", "http", "GET /api/v1/x", tables={"messages": ["Query"]}).tables == {"messages": {"Query"}}
