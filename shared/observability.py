@@ -27,7 +27,8 @@ _warm_lock = threading.Lock()
 
 
 def lambda_handler(handler: Callable[[dict, Any], Any]) -> Callable[[dict, Any], Any]:
-    function = handler.__module__.rsplit(".", 1)[-1]
+    # functions/<name>.py: the module names the function (and its route).
+    function = (getattr(handler, "__module__", None) or "handler").rsplit(".", 1)[-1]
 
     @functools.wraps(handler)
     def invoke(event: dict, context: Any) -> Any:
