@@ -136,6 +136,7 @@ def stream_batch_consumer(process_batch: Callable[[list[StreamRecord]], int | No
     or the position of the first record not done (the batch resumes there). If it raises, the whole batch
     comes again."""
 
+    @lambda_handler
     @functools.wraps(process_batch)
     def handler(event: dict, context: object) -> dict:
         raw_records = list(event.get("Records") or ())
