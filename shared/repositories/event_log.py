@@ -13,9 +13,9 @@ from shared.models import LogEvent
 from shared.repositories.storage import is_conditional_failure, storage_call
 from shared.tables import EventRecord
 
-# How far back an append looks for events it already wrote. A record is redelivered after later records
-# of the same user were appended only when a whole batch is retried (a crash or timeout; a failed record
-# is retried from itself on), so the window covers the events of a batch's other records.
+# How far back an append looks for events it already wrote, beyond the events it is given. A user's events
+# from one batch are appended together, and a batch comes again only from its first unfinished change (or
+# whole, after a crash): what was appended of it is among the newest entries. The margin absorbs the rest.
 DEDUPE_WINDOW = 32
 
 

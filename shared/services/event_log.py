@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from shared.log import logger
 from shared.events import NEW_MESSAGE, RECEIPT, new_message_event_id, receipt_event_id
 from shared.models import Conversation, LastMessagePreview, LogEvent, Message
 from shared.repositories.conversations import ConversationRepository
@@ -55,9 +56,23 @@ def events_for_change(old: Conversation | None, new: Conversation) -> list[LogEv
     return events
 
 
-def append_user_events(log: EventLogRepository, old: Conversation | None, new: Conversation, now_ms: int) -> int:
-    """Appends the change's events to the row owner's log, skipping those already there. Returns how many."""
-    return log.append(new.user_id, events_for_change(old, new), now_ms)
+def append_user_events(
+    log: EventLogRepository, changes: list[tuple[int, Conversation | None, Conversation]], now_ms: int
+) -> int | None:
+    """Appends a batch's row changes (position in the batch, old, new) to their owners' logs: one append
+    per user (one read of the log's tail, then the events not already there). Returns None when all are
+    done, else the position of the first change of a user whose append failed (the batch resumes there;
+    what is already appended is skipped when it comes again)."""
+    by_user: dict[str, list[tuple[int, list[LogEvent]]]] = {}
+    for position, old, new in changes:
+        by_user.setdefault(new.user_id, []).append((position, events_for_change(old, new)))
+    for user_id, user_changes in by_user.items():
+        try:
+            log.append(user_id, [event for _, events in user_changes for event in events], now_ms)
+        except Exception:
+            logger.exception("appending to the event log failed", extra={"user_id": user_id})
+            return user_changes[0][0]
+    return None
 
 
 def _receipt(conversation_id: str, user_id: str, status: str, up_to_seq: int) -> LogEvent:
