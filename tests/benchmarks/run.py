@@ -30,6 +30,7 @@ BENCHMARKS = {
     "calls_per_send": "DynamoDB, Redis and management-API calls per operation",
     "search": "search latency and index cost over one user's messages",
     "redis_stopped": "send latency with Redis stopped (SIGSTOP), circuit breaker off and on",
+    "moto_query": "the local DynamoDB's Query: one partition vs the whole table",
 }
 RESULTS_DIR = Path(__file__).parent / "results"
 REPO = Path(__file__).resolve().parents[2]
