@@ -39,11 +39,13 @@ def cdk_json_context() -> dict:
         return json.load(file).get("context", {})
 
 
-def build_app(context: dict | None = None, outdir: str | None = None) -> tuple[cdk.App, ParleyStack]:
+def build_app(
+    context: dict | None = None, outdir: str | None = None, **stack_options
+) -> tuple[cdk.App, ParleyStack]:
     # Context given here is a default: what the CLI passes (cdk.json, -c key=value) takes precedence.
     app = cdk.App(context={**cdk_json_context(), **(context or {})}, outdir=outdir)
     # No env: the template works in any account and region (no lookups, no credentials to synth).
-    stack = ParleyStack(app, STACK_NAME, settings=ParleySettings.from_context(app.node))
+    stack = ParleyStack(app, STACK_NAME, settings=ParleySettings.from_context(app.node), **stack_options)
     # cdk-nag runs after synthesis; an unacknowledged finding fails `cdk synth`.
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app, stack

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 import aws_cdk as cdk
@@ -16,7 +17,8 @@ from infra.constructs.data import DataTables
 from infra.constructs.endpoint_function import EndpointFunction, FunctionDependencies
 from infra.constructs.layers import RuntimeLayers, function_code
 from infra.constructs.monitoring import Monitoring
-from shared.routes import ROUTES
+from infra.constructs.triggers import Triggers
+from shared.routes import ROUTES, Route
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,15 @@ class ParleySettings:
 
 
 class ParleyStack(cdk.Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, settings: ParleySettings, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: ParleySettings,
+        routes: Sequence[Route] = ROUTES,  # tests add throwaway trigger routes
+        **kwargs: Any,
+    ) -> None:
         super().__init__(scope, construct_id, description="Parley: serverless 1-on-1 messaging", **kwargs)
         self.settings = settings
         data = DataTables(self, "Data")
@@ -62,9 +72,16 @@ class ParleyStack(cdk.Stack):
         )
         functions = Construct(self, "Functions")
         self.functions = {
-            route.name: EndpointFunction(functions, pascal_case(route.name), route=route, deps=deps) for route in ROUTES
+            route.name: EndpointFunction(functions, pascal_case(route.name), route=route, deps=deps) for route in routes
         }
         apis.add_routes({name: endpoint.function for name, endpoint in self.functions.items()})
+        self.triggers = Triggers(
+            self,
+            "Triggers",
+            routes=[route for route in routes if route.is_trigger],
+            functions={name: endpoint.function for name, endpoint in self.functions.items()},
+            tables=data.tables,
+        )
         Monitoring(
             self,
             "Monitoring",

@@ -62,7 +62,7 @@ class Route:
     memory_mb: int = 256
     timeout_seconds: int = 10
     # Triggers only: records per invocation (stream), and how often a failed batch or event is retried
-    # before it goes to the dead-letter destination.
+    # before it goes to the dead-letter destination (schedules: at most 2, Lambda's asynchronous limit).
     batch_size: int = 100
     retry_attempts: int = 3
 

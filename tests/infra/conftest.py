@@ -72,11 +72,12 @@ class Synth:
         ]
 
 
-def synthesize(outdir: Path, **context: Any) -> Synth:
+def synthesize(outdir: Path, routes: Any = None, **context: Any) -> Synth:
     from infra.app import build_app
 
     # build_app adds cdk.json's context (the feature flags `cdk synth` uses); skip bundling (no pip).
-    app, stack = build_app({"aws:cdk:bundling-stacks": [], **context}, outdir=str(outdir))
+    options = {} if routes is None else {"routes": routes}
+    app, stack = build_app({"aws:cdk:bundling-stacks": [], **context}, outdir=str(outdir), **options)
     app.synth()  # writes outdir and runs cdk-nag: raises if a finding is not acknowledged
     return Synth(stack=stack, assertions=Template.from_stack(stack), outdir=outdir)
 

@@ -52,6 +52,24 @@ def test_function_reaches_only_its_tables(variant, route) -> None:
             )
 
 
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
+def test_only_a_stream_route_reads_a_stream_and_only_its_tables(variant, route) -> None:
+    function_id, _ = variant.function(route.handler)
+    stream_statements = [s for s in variant.role_policies(function_id) if _actions(s) & STREAM_READS]
+    if route.api != "stream":
+        assert stream_statements == []
+        return
+    table_id = variant.logical_id(variant.stack.tables[route.key])
+    assert stream_statements
+    for statement in stream_statements:
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        if _actions(statement) == {"dynamodb:ListStreams"}:
+            assert resources == ["*"]  # ListStreams has no resource-level permissions
+        else:
+            assert _actions(statement) <= STREAM_READS - {"dynamodb:ListStreams"}
+            assert resources == [{"Fn::GetAtt": [table_id, "StreamArn"]}]
+
+
 def test_the_send_reads_connections_from_the_table_itself(full) -> None:
     # Fan-out finds devices by a consistent read of the connections table (no index, no eventual consistency).
     route = next(r for r in ROUTES if r.name == "send_message")

@@ -30,6 +30,7 @@ def test_a_stream_route_consumes_a_table_whose_model_declares_its_stream(route):
 @pytest.mark.parametrize("route", [r for r in TRIGGER_ROUTES if r.api == "schedule"], ids=lambda r: r.name)
 def test_a_schedule_route_has_an_eventbridge_expression(route):
     assert route.key.startswith(("rate(", "cron(")) and route.key.endswith(")")
+    assert 0 <= route.retry_attempts <= 2  # EventBridge invokes asynchronously: Lambda retries at most twice
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
