@@ -104,7 +104,7 @@ def _store(messages: MessageRepository, sender_id: str, request: SendMessageRequ
             return message, True
         except SeqTakenError:
             refresh = True  # another send took that seq: read the newest and try the next one
-            time.sleep(random.uniform(0, 0.01) * (attempt + 1))
+            time.sleep(random.uniform(0, 0.02) * (attempt + 1))
         except DuplicateSendError as duplicate:
             if not duplicate.existing.same_send_as(message):
                 raise ConflictError("client_message_id was already used for a different message") from None

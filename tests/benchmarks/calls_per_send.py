@@ -1,4 +1,5 @@
-"""Calls per operation: DynamoDB API calls, Redis commands and management-API posts for one send.
+"""Calls per operation: DynamoDB API calls, Redis commands and management-API posts for one send, for
+each stream consumer per message, for ack, read, history and sync; and the AWS cost per million messages.
 
 The real handlers run in this process against a moto server, a real redis-server and a recording
 management API (all on 127.0.0.1). Counting:
@@ -10,12 +11,14 @@ management API (all on 127.0.0.1). Counting:
 - management API: what the recording stub received.
 
 Numbers are for a warm function (clients created, Redis connected): a cold first call adds nothing to
-the counts but its connection setup (see cold_start.py for its time).
+the counts but its connection setup (see cold_start.py for its time). Consumers get their records from
+moto's streams through tests/support/stream_pump.py; capacity units and prices: tests/benchmarks/cost.py.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import statistics
 import time
 import uuid
@@ -27,7 +30,8 @@ TIMING_REPEATS = 20
 
 
 class CallCounter:
-    def __init__(self):
+    def __init__(self, meter=None):
+        self.meter = meter
         self.calls: Counter[tuple[str, str]] = Counter()
         self.attempts: Counter[tuple[str, str]] = Counter()
         self.redis_round_trips = 0
@@ -37,6 +41,8 @@ class CallCounter:
         self.calls.clear()
         self.attempts.clear()
         self.redis_round_trips = 0
+        if self.meter is not None:
+            self.meter.reset()
 
     def _on(self, counter: Counter):
         def handler(event_name: str, **kwargs):
@@ -59,6 +65,8 @@ class CallCounter:
             client = original_create_client(session, *args, **kwargs)
             client.meta.events.register("before-call", counter._on(counter.calls))
             client.meta.events.register("before-send", counter._on(counter.attempts))
+            if counter.meter is not None:
+                counter.meter.register(client)
             return client
 
         def execute_command(client, *args, **kwargs):
@@ -111,17 +119,43 @@ def run(quick: bool = False) -> Result:
     with in_process_backend() as backend:
         # The send rate limiter is on (its default), so its Redis commands are counted.
         reset_clients()
-        counter = CallCounter()
+        from tests.support.stream_pump import StreamPump
+
+        # Their own clients, made before counting starts: never counted themselves.
+        meter, pump = _capacity_meter(), StreamPump()
+        counter = CallCounter(meter)
         with counter.installed():
-            _measure(result, backend, counter, repeats=5 if quick else TIMING_REPEATS)
+            _measure(result, backend, counter, pump, repeats=5 if quick else TIMING_REPEATS)
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _measure(result: Result, backend, counter: CallCounter, repeats: int) -> None:
-    from functions import list_messages, send_message, start_conversation, ws_connect, ws_send_message
-    from tests.support.events import http_event, parse, ws_event
+def _capacity_meter():
+    import boto3
 
+    from tests.benchmarks.cost import CapacityMeter
+
+    client = boto3.client("dynamodb")
+
+    def lookup(table, key):
+        return client.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+
+    def query_all(request):
+        unprojected = {k: v for k, v in request.items() if k not in ("ProjectionExpression", "AttributesToGet")}
+        names = unprojected.get("ExpressionAttributeNames") or {}
+        used = " ".join(str(unprojected.get(k, "")) for k in ("KeyConditionExpression", "FilterExpression"))
+        unprojected["ExpressionAttributeNames"] = {k: v for k, v in names.items() if k in used}
+        if not unprojected["ExpressionAttributeNames"]:
+            unprojected.pop("ExpressionAttributeNames")
+        return client.query(**unprojected).get("Items") or []
+
+    return CapacityMeter(lookup, query_all)
+
+
+def _measure(result: Result, backend, counter: CallCounter, pump, repeats: int) -> None:
+    from functions import list_messages, send_message, start_conversation, sync_events, ws_ack, ws_connect, ws_read
+    from functions import ws_send_message
+    from tests.support.events import http_event, parse, ws_event
     redis_stats = RedisServerStats(backend.redis_url)
     counter.uncounted.append(redis_stats.client)
     recorder = backend.management_api
@@ -161,31 +195,72 @@ def _measure(result: Result, backend, counter: CallCounter, repeats: int) -> Non
         event = http_event("list_messages", user_id=bob, path={"id": conversation_id})
         return parse(list_messages.handler(event, None))
 
-    # Warm up every client (DynamoDB tables, the pusher, Redis) on another conversation.
+    def receipt(handler, action) -> tuple[int, dict]:
+        body = {"action": action, "conversation_id": conversation_id, "message_id": last_sent["message_id"]}
+        response = handler(ws_event(action, connection_id=devices[bob][0], user_id=bob, body=body), None)
+        return (200, {}) if not response.get("body") else (400, parse(response)[1])
+
+    def sync_page() -> tuple[int, dict]:
+        return parse(sync_events.handler(http_event("sync_events", user_id=bob, query={"limit": "100"}), None))
+
+    def consumer(name: str):
+        def deliver() -> tuple[int, dict]:
+            delivered = pump.pump(only=name)
+            return 200, {"records": delivered}
+
+        return deliver
+
+    # Warm up every client (DynamoDB tables, the pusher, Redis, the consumers) on another conversation.
     for _ in range(2):
         status, body = http_send(uuid.uuid4().hex, warmup_conversation)
         assert status == 201, (status, body)
+    pump.drain()
 
     last_sent = {}
 
     def ws_first_send():
         last_sent["id"] = uuid.uuid4().hex
-        return ws_send(last_sent["id"])
+        status, frame = ws_send(last_sent["id"])
+        last_sent["message_id"] = frame.get("data", {}).get("message", {}).get("id")
+        return status, frame
+
+    def fill_history():
+        for _ in range(60 - 4):  # the conversation already holds 4 messages
+            assert http_send(uuid.uuid4().hex)[0] == 201
+        pump.drain()
+
+    # (label, what, action, expected status, expected pushes, set-up before counting)
+    cold_conversation = start(alice, "dave")
+
+    def warm_up():  # a warm function has seen this conversation: participants and newest seq cached
+        ws_first_send()
+        pump.drain()
 
     scenarios = [
-        ("first send, WebSocket", "sendMessage from one of the sender's 2 devices; recipient has 2",
-         ws_first_send, 201, 3),
+        ("send, WebSocket", "the hot path: sendMessage from one of the sender's 2 devices (recipient has 2), "
+         "by a warm function that has seen the conversation", ws_first_send, 201, 3, warm_up),
+        ("on_message_stored", "the messages stream's consumer, for that message (1 record)",
+         consumer("on_message_stored"), 200, 0, None),
+        ("append_user_events", "the user_conversations stream's consumer, for that message (2 records: both rows)",
+         consumer("append_user_events"), 200, 0, None),
         ("retried send", "the same sendMessage again (same client_message_id)",
-         lambda: ws_send(last_sent["id"]), 200, 3),
-        ("first send, HTTP", "POST …/messages; sender and recipient have 2 devices each",
-         lambda: http_send(uuid.uuid4().hex), 201, 4),
-        ("history page", "GET …/messages: 50 newest of 60 (default page)", history, 200, 0),
+         lambda: ws_send(last_sent["id"]), 200, 3, None),
+        ("send, HTTP", "POST …/messages; sender and recipient have 2 devices each",
+         lambda: http_send(uuid.uuid4().hex), 201, 4, pump.drain),
+        ("first send in a conversation", "POST …/messages to a conversation this function has not seen "
+         "(participants and newest seq read once, then cached); the sender's 2 devices hear of it",
+         lambda: http_send(uuid.uuid4().hex, cold_conversation), 201, 2, None),
+        ("ack", "the recipient acks the first send's message: the sender's 2 devices get `receipt`",
+         lambda: receipt(ws_ack.handler, "ack"), 200, 2, pump.drain),
+        ("read", "then reads up to it: the sender's 2 devices and the reader's other device get `receipt`",
+         lambda: receipt(ws_read.handler, "read"), 200, 3, None),
+        ("history page", "GET …/messages: 50 newest of 60 (default page)", history, 200, 0, fill_history),
+        ("sync page", "GET /sync: the recipient's first 100 events, rebuilt", sync_page, 200, 0, None),
     ]
     counts = []
-    for label, _, action, expected_status, expected_posts in scenarios:
-        if label == "history page":
-            for _ in range(60 - 2):  # the conversation already holds 2 messages
-                assert http_send(uuid.uuid4().hex)[0] == 201
+    for label, _, action, expected_status, expected_posts, setup in scenarios:
+        if setup is not None:
+            setup()
         redis_stats.reset()
         recorder.reset()
         counter.reset()
@@ -197,6 +272,8 @@ def _measure(result: Result, backend, counter: CallCounter, repeats: int) -> Non
                 "redis_round_trips": counter.redis_round_trips,
                 "posts": sum(len(frames) for frames in recorder.posts.values()),
                 "redis": redis_stats.commands(),
+                "capacity": copy.deepcopy(counter.meter.capacity),  # later set-ups and timings add to it
+                "records": body.get("records") if isinstance(body, dict) else None,
             }
         )
         posts = counts[-1]["posts"]
@@ -207,11 +284,17 @@ def _measure(result: Result, backend, counter: CallCounter, repeats: int) -> Non
         if label == "history page" and len(body.get("messages", [])) != 50:
             result.add("history page: size", str(len(body.get("messages", []))), "50", "FAIL")
 
-    # Wall time per scenario, repeated (a warm function against moto on this machine, not AWS).
+    # Wall time per scenario, repeated (a warm function against moto on this machine, not AWS). Consumers
+    # are timed on fresh records: a send, then its consumer.
     timings = []
-    for label, _, action, _, _ in scenarios:
+    for label, _, action, _, _, _ in scenarios:
         samples = []
         for _ in range(repeats):
+            if label in ("on_message_stored", "append_user_events"):
+                ws_first_send()
+                if label == "append_user_events":
+                    pump.pump(only="on_message_stored")
+            redis_stats.client.flushall()  # the rate limit's windows: timed sends must not be refused
             t0 = time.perf_counter()
             action()
             samples.append((time.perf_counter() - t0) * 1000)
@@ -228,6 +311,8 @@ def _measure(result: Result, backend, counter: CallCounter, repeats: int) -> Non
     for op in redis_ops:
         rows.append([f"Redis {op}"] + [str(c["redis"].get(op, 0)) for c in counts])
     rows.append(["**DynamoDB calls**"] + [f"**{_service_total(c, 'dynamodb')}**" for c in counts])
+    rows.append(["DynamoDB write / read units"]
+                + [f"{c['capacity'].write_units:g} / {c['capacity'].read_units:g}" for c in counts])
     rows.append(["**Redis commands** (round trips)"]
                 + [f"**{sum(c['redis'].values())}** ({c['redis_round_trips']})" for c in counts])
     rows.append(["**Management API posts** (received by the stub)"] + [f"**{c['posts']}**" for c in counts])
@@ -242,7 +327,8 @@ def _measure(result: Result, backend, counter: CallCounter, repeats: int) -> Non
     for (label, *_), c, t in zip(scenarios, counts, timings):
         result.add(
             f"per {label}",
-            f"{_service_total(c, 'dynamodb')} DynamoDB · {sum(c['redis'].values())} Redis · {c['posts']} pushes",
+            f"{_service_total(c, 'dynamodb')} DynamoDB ({c['capacity'].write_units:g} WRU, "
+            f"{c['capacity'].read_units:g} RRU) · {sum(c['redis'].values())} Redis · {c['posts']} pushes",
             note=f"{ms(t)} in-process vs moto",
         )
         result.data[label] = {
@@ -251,8 +337,59 @@ def _measure(result: Result, backend, counter: CallCounter, repeats: int) -> Non
             "redis_commands": dict(c["redis"]),
             "redis_round_trips": c["redis_round_trips"],
             "management_api_posts": c["posts"],
+            "write_units": c["capacity"].write_units,
+            "read_units": c["capacity"].read_units,
             "wall_ms_median": t,
         }
+    _cost_per_million(result, dict(zip([label for label, *_ in scenarios], zip(counts, timings))))
+
+
+def _cost_per_million(result: Result, measured: dict) -> None:
+    """The AWS cost of one million 1-on-1 text messages (each user on one device), from the counts above."""
+    from shared.routes import ROUTES
+    from tests.benchmarks.cost import FLOOR_PER_MESSAGE, Capacity, dynamodb_cost, lambda_cost, websocket_cost
+
+    memory = {route.name: route.memory_mb for route in ROUTES}
+    send, _ = measured["send, WebSocket"]
+    capacity = Capacity()
+    for label in ("send, WebSocket", "on_message_stored", "append_user_events"):
+        capacity.write_units += measured[label][0]["capacity"].write_units
+        capacity.read_units += measured[label][0]["capacity"].read_units
+    lines = []
+    # Consumers are invoked per batch: alone when traffic is quiet, many records at once under load.
+    for records_per_batch in (1, 10):
+        parts = {
+            "API Gateway WebSocket (in, ack, 1 push)": websocket_cost(3),
+            "Lambda: send": lambda_cost(1, memory["ws_send_message"], measured["send, WebSocket"][1] / 1000),
+            "Lambda: consumers": sum(
+                lambda_cost(records / records_per_batch, memory[name], measured[name][1] / 1000)
+                for name, records in (("on_message_stored", 1), ("append_user_events", 2))
+            ),
+            "DynamoDB": dynamodb_cost(capacity),
+        }
+        total = sum(parts.values())
+        lines.append((records_per_batch, total, parts))
+        result.add(
+            f"cost per million messages, consumers at {records_per_batch} record(s) per invocation",
+            f"${total * 1e6:.2f}",
+            f"≤ 1.5 × floor ${FLOOR_PER_MESSAGE * 1e6:.2f} = ${1.5 * FLOOR_PER_MESSAGE * 1e6:.2f}",
+            "ok" if total <= 1.5 * FLOOR_PER_MESSAGE else "MISSED",
+            note=f"{total / FLOOR_PER_MESSAGE:.2f}× the floor",
+        )
+    header = ["part, per million messages"] + [f"consumers at {n} record(s)/invocation" for n, _, _ in lines]
+    rows = [[name] + [f"${parts[name] * 1e6:.2f}" for _, _, parts in lines] for name in lines[0][2]]
+    rows.append(["**total**"] + [f"**${total * 1e6:.2f}**" for _, total, _ in lines])
+    rows.append(["× the floor ($%.2f)" % (FLOOR_PER_MESSAGE * 1e6)] + [f"{total / FLOOR_PER_MESSAGE:.2f}×" for _, total, _ in lines])
+    result.details.append(markdown_table(header, rows))
+    result.details.append(
+        f"DynamoDB per message: {capacity.write_units:g} write units and {capacity.read_units:g} read units "
+        "(the send's transaction, the recipient's row, both users' event-log entries; the connections read). "
+        "Lambda durations are the in-process medians against moto (slower than DynamoDB: an upper bound); "
+        "connection minutes are not per message and are left out, as in the floor."
+    )
+    result.data["cost_per_million"] = {str(n): total * 1e6 for n, total, _ in lines}
+    result.data["write_units_per_message"] = capacity.write_units
+    result.data["read_units_per_message"] = capacity.read_units
 
 
 def _service_total(counts: dict, service: str) -> int:

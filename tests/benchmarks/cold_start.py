@@ -198,7 +198,34 @@ def _event(name: str, seed: dict) -> dict:
         return ws_event("sendMessage", connection_id="alice-phone", user_id="alice",
                         body={"action": "sendMessage", "conversation_id": conversation_id, "client_message_id": fresh,
                               "type": "text", "content": "cold hello"})
+    if name == "mark_read":
+        return http_event(name, user_id="bob", path={"id": conversation_id})
+    if name == "sync_events":
+        return http_event(name, user_id="bob")
+    if name in ("ws_ack", "ws_read"):
+        action = name.removeprefix("ws_")
+        return ws_event(action, connection_id="bob-phone", user_id="bob",
+                        body={"action": action, "conversation_id": conversation_id, "message_id": f"{conversation_id}.1"})
+    if name == "ws_sync":
+        return ws_event("sync", connection_id="bob-phone", user_id="bob", body={"action": "sync", "since": None})
+    if name in ("on_message_stored", "append_user_events"):
+        return {"Records": [_stream_record(name, conversation_id)]}
     raise ValueError(f"no event for route {name}: add one to tests/benchmarks/cold_start.py")
+
+
+def _stream_record(name: str, conversation_id: str) -> dict:
+    """A record of the stream the consumer reads: the seed's first message, or bob's row moving to it."""
+    from tests.support.events import stream_record
+
+    if name == "on_message_stored":
+        keys = {"conversation_id": {"S": conversation_id}, "seq": {"N": "1"}}
+        image = keys | {"sender_id": {"S": "alice"}, "client_message_id": {"S": "seed-0"}, "type": {"S": "text"},
+                        "content": {"S": "seed 0"}, "created_at": {"S": "2026-01-01T00:00:00.000Z"}}
+        return stream_record("INSERT", keys=keys, new=image)
+    keys = {"user_id": {"S": "bob"}, "conversation_id": {"S": conversation_id}}
+    old = keys | {"peer_id": {"S": "alice"}, "created_at": {"S": "2026-01-01T00:00:00.000Z"},
+                  "last_activity_at": {"S": "2026-01-01T00:00:00.000Z"}, "last_seq": {"N": "0"}}
+    return stream_record("MODIFY", keys=keys, old=old, new=old | {"last_seq": {"N": "1"}}, table="user_conversations")
 
 
 def _check(name: str, results: list) -> str | None:
@@ -213,6 +240,8 @@ def _check(name: str, results: list) -> str | None:
             body = json.loads(response.get("body") or "null")
             if name == "ws_default":  # an unknown action answers an error frame, by design
                 ok = status == 200 and body["type"] == "error"
+            elif status is None:  # a stream consumer: every record done
+                ok = response == {"batchItemFailures": []}
             elif name in ("ws_ping", "ws_send_message"):
                 ok = status == 200 and body["type"] in ("pong", "message_ack")
             else:

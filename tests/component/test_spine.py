@@ -164,3 +164,20 @@ def test_history_pages_by_seq_with_opaque_cursors(backend):
         if not cursor:
             break
     assert seen == [7, 6, 5, 4, 3, 2, 1]
+
+
+def test_a_connection_whose_disconnect_never_came_is_skipped_and_dropped(backend):
+    from datetime import datetime, timezone
+
+    from shared.tables import ConnectionRecord
+    from tests.support.calls import connect
+
+    conversation_id = start("alice", "bob")
+    connect("bob", "bob-live")
+    # A connection from hours ago whose $disconnect was lost: past its expiry, never answered 410.
+    lapsed = {"connected_at": 1, "expires_at": int(datetime.now(timezone.utc).timestamp()) - 60}
+    ConnectionRecord("bob").update(actions=[ConnectionRecord.connections["bob-lapsed"].set(lapsed)])
+    send("alice", conversation_id, "hi")
+    assert [f["type"] for f in backend.frames("bob-live")] == ["new_message"]
+    assert backend.frames("bob-lapsed") == []
+    assert set(ConnectionRecord.get("bob", consistent_read=True).connections.as_dict()) == {"bob-live"}

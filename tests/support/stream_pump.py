@@ -41,10 +41,13 @@ class StreamPump:
             records.append(record)
         return records
 
-    def pump(self, *, handlers: dict | None = None) -> int:
-        """One round: each stream route gets its pending records (a batch). Returns records delivered."""
+    def pump(self, *, handlers: dict | None = None, only: str | None = None) -> int:
+        """One round: each stream route (or only the one named) gets its pending records (a batch).
+        Returns the records delivered."""
         delivered = 0
         for route in self.routes:
+            if only is not None and route.name != only:
+                continue
             pending = self._pending.setdefault(route.name, [])
             pending.extend(self._fetch(route))
             if not pending:
