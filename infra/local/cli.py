@@ -33,6 +33,7 @@ def _ready_text(runtime, started: float) -> str:
             f"  Management  {runtime.management_url}/@connections",
             f"  DynamoDB    {aws}",
             f"  Redis       {redis}",
+            *([f"  Triggers    {', '.join(runtime.triggers)}"] if runtime.triggers else []),
             "  Tokens      parley token USER",
             f"Started in {time.perf_counter() - started:.1f} s. {STOP_HINT}",
         ]

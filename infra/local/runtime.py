@@ -143,6 +143,11 @@ class LocalRuntime:
         return f"ws{self.base_url.removeprefix('http')}{WS_PATH}"
 
     @property
+    def triggers(self) -> list[str]:
+        """The trigger routes running, e.g. "on_message_stored <- messages stream"."""
+        return [] if self._triggers is None else list(self._triggers.running)
+
+    @property
     def dead_letters(self) -> DeadLetters:
         """What the triggers gave up on after their retries (the deployed stack's dead-letter queue)."""
         if self._triggers is None:

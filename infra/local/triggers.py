@@ -232,7 +232,8 @@ class StreamEventSource:
                     return  # the shard is closed and read to its end
                 if not records:
                     # The embedded moto held the read open; an endpoint that answered at once is polled.
-                    if time.monotonic() - asked < settings.long_poll_seconds / 2:
+                    held = settings.long_poll_seconds > 0 and time.monotonic() - asked >= settings.long_poll_seconds / 2
+                    if not held:
                         idle_pause = min(max(idle_pause * 2, 0.05), settings.max_idle_poll_seconds)
                         await asyncio.sleep(idle_pause)
                     continue
@@ -407,6 +408,7 @@ class Triggers:
         self._settings = settings or TriggerSettings()
         self.dead_letters = DeadLetters()
         self.streams: list[StreamEventSource] = []
+        self.running: list[str] = []  # what runs what, for the ready text: "on_x <- table stream"
         self._tasks: list[asyncio.Task] = []
         self._pool: ThreadPoolExecutor | None = None
 
@@ -434,6 +436,7 @@ class Triggers:
                 )
                 self._tasks.append(await source.start())
                 self.streams.append(source)
+                self.running.append(f"{route.name} <- {route.key} stream")
         for route in self._routes:
             if route.api == "schedule":
                 period = self._settings.schedule_period_seconds or rate_seconds(route.key)
@@ -450,6 +453,7 @@ class Triggers:
                         region=self._region,
                     ).start()
                 )
+                self.running.append(f"{route.name} <- {route.key}")
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -461,3 +465,5 @@ class Triggers:
             # A read may still wait out its long poll: don't wait for it.
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+        if self.dead_letters.entries:
+            log.error("%d dead letters this run, in %s", len(self.dead_letters.entries), self.dead_letters.path)

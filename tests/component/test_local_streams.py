@@ -327,6 +327,25 @@ def test_records_of_a_transaction_moto_rejects_mid_way_never_reach_the_stream(ta
     run(consumer(), handler, scenario)
 
 
+def test_an_endpoint_that_answers_at_once_is_polled_backing_off_while_idle(tables, monkeypatch):
+    """LocalStack or AWS return an empty GetRecords at once (here: moto asked not to wait)."""
+    from infra.local.triggers import StreamReader
+
+    reads = []
+    read = StreamReader.read
+    monkeypatch.setattr(StreamReader, "read", lambda self, iterator: (reads.append(time.monotonic()), read(self, iterator))[1])
+    handler = Consumer()
+
+    async def scenario(rt, client, arn):
+        await asyncio.sleep(3)  # idle
+        idle_reads = len(reads)
+        put(client, "a", 1)
+        await handler.wait_for_records(1, timeout=3)
+        assert idle_reads <= 12  # backing off to one read a second, not a busy loop
+
+    run(consumer(), handler, scenario, settings=TriggerSettings(long_poll_seconds=0, max_idle_poll_seconds=1.0))
+
+
 @pytest.fixture
 def moto_process(monkeypatch):
     """`parley local`'s own moto process, sweeping TTL every 0.2 s."""
