@@ -1,13 +1,13 @@
-"""$disconnect: forgets the connection. API Gateway passes the $connect authorizer's context here too, so
-the user is known. Best effort on AWS: an entry a lost $disconnect leaves is dropped on its expiry or on
-the first push that gets 410."""
+"""$disconnect: forgets the connection; with none left the user goes offline (last_seen stored). API Gateway
+passes the $connect authorizer's context here too, so the user is known. Best effort on AWS: an entry a lost
+$disconnect leaves is dropped on its expiry or on the first push that gets 410, and the presence sweeper
+notices the missing heartbeat."""
 
 from shared.errors import UnauthorizedError
 from shared.log import logger
 from shared.observability import lambda_handler
-from shared.services.connections import disconnect
-from shared.timefmt import now_ms
-from shared.wiring import connections
+from shared.services.presence import disconnected
+from shared.wiring import presence
 from shared.ws import caller_id
 
 
@@ -18,5 +18,5 @@ def handler(event: dict, context: object) -> dict:
     except UnauthorizedError:
         logger.warning("$disconnect without an authorizer context")
         return {"statusCode": 200}
-    disconnect(connections(), user_id, event["requestContext"]["connectionId"], now_ms())
+    disconnected(presence(), user_id, event["requestContext"]["connectionId"])
     return {"statusCode": 200}

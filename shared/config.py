@@ -13,6 +13,7 @@ from shared.resources import (
     JWT_ISSUER_ENV,
     JWT_SECRET_ARN_ENV,
     JWT_SECRET_ENV,
+    PRESENCE_TTL_ENV,
     REDIS_BREAKER_ENV,
     REDIS_TIMEOUT_ENV,
     REDIS_URL_ENV,
@@ -35,6 +36,7 @@ class Config:
     redis_breaker_seconds: float
     ws_management_url: str | None
     send_rate_limit_per_minute: int
+    presence_ttl_seconds: int = limits.DEFAULT_PRESENCE_TTL_SECONDS
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ def load_config() -> Config:
         redis_breaker_seconds=_seconds_setting(REDIS_BREAKER_ENV, limits.DEFAULT_REDIS_BREAKER_SECONDS),
         ws_management_url=os.environ.get(WS_MANAGEMENT_URL_ENV) or None,
         send_rate_limit_per_minute=_int_setting(SEND_RATE_LIMIT_ENV, limits.DEFAULT_SEND_RATE_LIMIT_PER_MINUTE),
+        presence_ttl_seconds=_int_setting(PRESENCE_TTL_ENV, limits.DEFAULT_PRESENCE_TTL_SECONDS) or 1,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from shared.envelope import envelope
 from shared.ids import message_id
 from shared.models import Message
+from shared.timefmt import iso_from_ms
 
 NEW_MESSAGE = "new_message"
 RECEIPT = "receipt"
@@ -60,3 +61,17 @@ def message_ack_envelope(message: Message, duplicate: bool) -> dict:
     """Answers a WebSocket send: the stored message (status `sent`); `duplicate` for a retry."""
     data = {"client_message_id": message.client_message_id, "message": message.to_dict(), "duplicate": duplicate}
     return envelope("message_ack", data, conversation_id=message.conversation_id)
+
+
+def typing_envelope(conversation_id: str, user_id: str, state: str) -> dict:
+    """`typing`: live only, never logged (the receiving client clears it 3 s after the last `start`)."""
+    return envelope("typing", {"user_id": user_id, "state": state}, conversation_id=conversation_id)
+
+
+def presence_envelope(user_id: str, status: str, last_seen_ms: int | None) -> dict:
+    """`presence`: live only; GET /users/{id}/presence answers the same `data`."""
+    return envelope("presence", presence_data(user_id, status, last_seen_ms), channel="presence")
+
+
+def presence_data(user_id: str, status: str, last_seen_ms: int | None) -> dict:
+    return {"user_id": user_id, "status": status, "last_seen": iso_from_ms(last_seen_ms) if last_seen_ms else None}

@@ -63,7 +63,9 @@ def parse_request(event: dict) -> HttpRequest:
     )
 
 
-def json_response(status: int, body: dict, headers: dict | None = None) -> dict:
+def json_response(status: int, body: dict | None, headers: dict | None = None) -> dict:
+    if body is None:  # 204 No Content
+        return {"statusCode": status, "headers": {"cache-control": "no-store", **(headers or {})}}
     return {
         "statusCode": status,
         "headers": {**JSON_HEADERS, **(headers or {})},
@@ -78,7 +80,7 @@ def error_response(error: ParleyError) -> dict:
     return json_response(error.status, error.to_dict(), headers)
 
 
-def http_endpoint(func: Callable[[HttpRequest], tuple[int, dict]]) -> Callable[[dict, object], dict]:
+def http_endpoint(func: Callable[[HttpRequest], tuple[int, dict | None]]) -> Callable[[dict, object], dict]:
     @lambda_handler
     @functools.wraps(func)
     def handler(event: dict, context: object) -> dict:

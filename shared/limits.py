@@ -25,5 +25,11 @@ EVENT_RETENTION_SECONDS = 7 * 24 * 3600
 SYNC_DEFAULT_LIMIT = 100
 SYNC_MAX_LIMIT = 500
 SYNC_MAX_PAGE_BYTES = 100 * 1024  # a sync page's events, encoded: room under the 128 KB frame limit
+# Presence: a connection's heartbeat (its `ping`, every ~50 s) keeps its user online this long
+# (PRESENCE_TTL_SECONDS). Typing: at most this many typing frames per user and conversation per window.
+DEFAULT_PRESENCE_TTL_SECONDS = 90
+MAX_PRESENCE_BULK_IDS = 50
+TYPING_LIMIT_PER_WINDOW = 20
+TYPING_WINDOW_SECONDS = 10
 # A user's conversation list is sorted in memory: at most this many rows are read (about one DynamoDB page).
 MAX_LISTED_CONVERSATIONS = 5000

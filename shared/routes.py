@@ -132,6 +132,20 @@ _READ_GRANTS = dict(
     manages_connections=True,
 )
 _SYNC_TABLES = {"events": {"Query"}, "messages": {"BatchGetItem"}}
+# Typing: participants (cold instance), then the peer's devices; rate limited in Redis.
+_TYPING_GRANTS = dict(
+    tables={"conversations": {"GetItem"}, "connections": {"GetItem", "UpdateItem"}},
+    manages_connections=True,
+    uses_redis=True,
+)
+# Presence reads: which asked users share a conversation with the caller (their rows), then their
+# connections (one user's by GetItem, several by BatchGetItem); heartbeats in Redis.
+_PRESENCE_READ_GRANTS = dict(
+    tables={"user_conversations": {"BatchGetItem"}, "connections": {"GetItem", "BatchGetItem"}}, uses_redis=True
+)
+# Presence changes: the user's peers (a Query of their rows) get `presence` on their devices (one peer's
+# connections by GetItem, several by BatchGetItem).
+_PRESENCE_PUSH = dict(manages_connections=True, uses_redis=True)
 
 ROUTES: tuple[Route, ...] = (
     # Authorizers: turn a JWT into the caller's user id before any other function runs.
@@ -157,12 +171,44 @@ ROUTES: tuple[Route, ...] = (
     _http("POST", "/conversations/{id}/messages", "send_message", memory_mb=512, **_SEND_GRANTS),
     _http("PATCH", "/conversations/{id}/read", "mark_read", **_READ_GRANTS),
     _http("GET", "/sync", "sync_events", tables=_SYNC_TABLES),
+    _http("POST", "/conversations/{id}/typing/start", "typing_start", **_TYPING_GRANTS),
+    _http("POST", "/conversations/{id}/typing/stop", "typing_stop", **_TYPING_GRANTS),
+    _http(
+        "GET",
+        "/users/{id}/presence",
+        "get_presence",
+        tables={"user_conversations": {"BatchGetItem"}, "connections": {"GetItem"}},
+        uses_redis=True,
+    ),
+    _http("GET", "/users/presence/bulk", "get_presence_bulk", **_PRESENCE_READ_GRANTS),
     # WebSocket API
     # A user's first connection creates their item; later ones and $disconnect update it.
-    Route("ws_connect", "websocket", "$connect", tables={"connections": {"PutItem", "UpdateItem"}}),
-    Route("ws_disconnect", "websocket", "$disconnect", tables={"connections": {"UpdateItem"}}),
+    # Connecting and disconnecting also tell the user's peers when the user comes online or goes offline.
+    Route(
+        "ws_connect",
+        "websocket",
+        "$connect",
+        tables={"connections": {"PutItem", "UpdateItem", "GetItem", "BatchGetItem"}, "user_conversations": {"Query"}},
+        **_PRESENCE_PUSH,
+    ),
+    Route(
+        "ws_disconnect",
+        "websocket",
+        "$disconnect",
+        tables={"connections": {"UpdateItem", "GetItem", "BatchGetItem"}, "user_conversations": {"Query"}},
+        **_PRESENCE_PUSH,
+    ),
     Route("ws_default", "websocket", "$default", returns_response=True),
-    Route("ws_ping", "websocket", "ping", returns_response=True),
+    # A ping is one Redis round trip; storage only when it brings a lapsed user back online.
+    Route(
+        "ws_ping",
+        "websocket",
+        "ping",
+        returns_response=True,
+        tables={"connections": {"GetItem", "BatchGetItem", "UpdateItem"}, "user_conversations": {"Query"}},
+        **_PRESENCE_PUSH,
+    ),
+    Route("ws_typing", "websocket", "typing", returns_response=True, **_TYPING_GRANTS),
     Route("ws_send_message", "websocket", "sendMessage", returns_response=True, memory_mb=512, **_SEND_GRANTS),
     # An ack moves the peer's delivered marker and tells the peer's devices only.
     Route(
@@ -188,6 +234,15 @@ ROUTES: tuple[Route, ...] = (
     ),
     # One batch at a time per user: the event log's single writer (a conditional append backs it up).
     Route("append_user_events", "stream", "user_conversations", tables={"events": {"PutItem", "Query"}}),
+    # Users whose devices stopped their heartbeat (gone without a $disconnect) go offline for their peers.
+    Route(
+        "presence_sweeper",
+        "schedule",
+        "rate(1 minute)",
+        tables={"connections": {"UpdateItem", "GetItem", "BatchGetItem"}, "user_conversations": {"Query"}},
+        retry_attempts=0,  # the next minute's run retries anything left undone
+        **_PRESENCE_PUSH,
+    ),
 )
 
 HTTP_ROUTES = tuple(r for r in ROUTES if r.api == "http")

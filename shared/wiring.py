@@ -73,6 +73,29 @@ def messaging():
 
 
 @functools.cache
+def heartbeats():
+    """Presence heartbeats in Redis (no storage client: a warm `ping` loads no PynamoDB)."""
+    from shared.config import load_config
+    from shared.presence import PresenceHeartbeats
+
+    return PresenceHeartbeats(cache(), load_config().presence_ttl_seconds)
+
+
+@functools.cache
+def presence():
+    from shared.services.presence import PresenceDeps
+
+    return PresenceDeps(messaging=messaging(), heartbeats=heartbeats())
+
+
+@functools.cache
+def typing_limiter():
+    from shared.ratelimit import typing_limiter
+
+    return typing_limiter(cache())
+
+
+@functools.cache
 def token_verifier():
     from shared.auth import TokenVerifier
     from shared.config import load_auth_config
@@ -88,5 +111,16 @@ def reset() -> None:
 
     config.load_config.cache_clear()
     config.load_auth_config.cache_clear()
-    for factory in (conversations, connections, messages, event_log, cache, messaging, token_verifier):
+    for factory in (
+        conversations,
+        connections,
+        messages,
+        event_log,
+        cache,
+        messaging,
+        heartbeats,
+        presence,
+        typing_limiter,
+        token_verifier,
+    ):
         factory.cache_clear()

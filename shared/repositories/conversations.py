@@ -7,6 +7,7 @@ from pynamodb.transactions import TransactWrite
 
 from shared.cursors import decode_cursor, encode_cursor
 from shared import limits
+from shared.ids import direct_conversation_id
 from shared.models import Conversation, LastMessagePreview, Page
 from shared.repositories.storage import (
     cancellation_codes,
@@ -94,6 +95,22 @@ class ConversationRepository:
         rows = rows[:limit]
         next_cursor = encode_cursor({"a": rows[-1].last_activity_at, "c": rows[-1].conversation_id}) if more else None
         return Page([conversation_from_row(row) for row in rows], next_cursor)
+
+    def peer_ids(self, user_id: str) -> list[str]:
+        """Everyone the user shares a conversation with (one Query of their rows, peer ids only)."""
+        with storage_call("list peers"):
+            rows = Row.query(user_id, attributes_to_get=["peer_id"], limit=limits.MAX_LISTED_CONVERSATIONS)
+            return sorted({row.peer_id for row in rows})
+
+    def peers_among(self, user_id: str, others: list[str]) -> set[str]:
+        """Which of `others` share a conversation with the user: their 1-on-1 ids are computable, so one
+        consistent BatchGetItem of the user's rows answers it."""
+        keys = {direct_conversation_id(user_id, other): other for other in others if other != user_id}
+        if not keys:
+            return set()
+        with storage_call("find peers"):
+            rows = Row.batch_get([(user_id, c) for c in keys], consistent_read=True, attributes_to_get=["conversation_id"])
+            return {keys[row.conversation_id] for row in rows}
 
     def record_received(self, user_id: str, conversation_id: str, preview: LastMessagePreview) -> bool:
         """Moves the recipient's row to a message the peer sent (the on_message_stored consumer).

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import pytest
 
-from functions import get_conversation, ws_disconnect
+from functions import get_conversation, presence_sweeper
 from shared.routes import ROUTES
 from tests.component.conftest import reset_wiring
 from tests.conftest import DYNAMODB_GRANTS
@@ -22,14 +22,20 @@ from tests.support.calls import (
     ack,
     connect,
     conversations,
+    disconnect,
     history,
     http_mark_read,
+    http_typing,
+    ping,
+    presence,
+    presence_bulk,
     send,
     start,
     sync,
     ws_mark_read,
     ws_send,
     ws_sync_frame,
+    ws_typing_frame,
 )
 from tests.support.events import http_event, parse, ws_event
 
@@ -56,8 +62,8 @@ def _with_gone_device(backend, user: str) -> None:
 def _sends(backend, streams, send_one: Callable[[str, str, str], object]) -> None:
     alice, bob = _users()
     conversation_id = start(alice, bob)
+    connect(alice, f"{alice}-phone")  # first: a connect tells the peers, which would forget the gone device
     _with_gone_device(backend, bob)
-    connect(alice, f"{alice}-phone")
     _cold()
     send_one(alice, conversation_id, "first")
     send_one(alice, conversation_id, "first")  # a retry: answered with the stored message
@@ -68,8 +74,8 @@ def _reads(backend, streams, read: Callable[[str, str], object]) -> None:
     conversation_id = start(alice, bob)
     send(alice, conversation_id, "hi", "1")
     streams.drain()
-    _with_gone_device(backend, alice)
     connect(bob, f"{bob}-phone")
+    _with_gone_device(backend, alice)
     _cold()
     read(bob, conversation_id)
 
@@ -78,8 +84,8 @@ def _ack(backend, streams) -> None:
     alice, bob = _users()
     conversation_id = start(alice, bob)
     message = send(alice, conversation_id, "hi", "1")[1]["message"]
-    _with_gone_device(backend, alice)
     connect(bob, f"{bob}-phone")
+    _with_gone_device(backend, alice)
     _cold()
     ack(bob, f"{bob}-phone", conversation_id, message["id"])
 
@@ -109,12 +115,67 @@ def _get(backend, streams) -> None:
     parse(get_conversation.handler(http_event("get_conversation", user_id=alice, path={"id": conversation_id}), None))
 
 
-def _connect_twice_and_leave(backend, streams) -> None:
-    alice, _ = _users()
+def _lapse(user: str) -> None:
+    """Makes the user's heartbeat look older than any presence TTL (their devices vanished)."""
+    import os
+
+    import redis
+
+    from shared.presence import HEARTBEATS_KEY
+
+    redis.Redis.from_url(os.environ["REDIS_URL"]).zadd(HEARTBEATS_KEY, {user: 1})
+
+
+def _presence_changes(backend, streams, change: Callable[[str, str], object]) -> None:
+    """A user with one peer (their devices read by GetItem) and one with two (BatchGetItem), one peer
+    device gone (forgotten by UpdateItem); `change(user, tag)` makes the user's presence change."""
+    alice, bob = _users()
+    carol, dave = _users()
+    start(alice, bob)
+    start(alice, carol)
+    start(dave, bob)
+    _with_gone_device(backend, bob)
+    connect(carol, f"{carol}-phone")
     _cold()
-    connect(alice, f"{alice}-phone")  # creates the user's item
-    connect(alice, f"{alice}-laptop")  # adds to it
-    ws_disconnect.handler(ws_event("$disconnect", connection_id=f"{alice}-phone", user_id=alice), None)
+    for user in (alice, dave):
+        change(user, user)
+
+
+def _connect_and_leave(user: str, tag: str) -> None:
+    connect(user, f"{tag}-phone")  # creates the user's item: online
+    connect(user, f"{tag}-laptop")  # adds to it
+    disconnect(user, f"{tag}-phone")
+    disconnect(user, f"{tag}-laptop")  # offline
+
+
+def _lapse_and_ping(user: str, tag: str) -> None:
+    _lapse(user)
+    ping(user, f"{tag}-phone")
+
+
+def _lapse_and_sweep(user: str, tag: str) -> None:
+    connect(user, f"{tag}-phone")
+    _lapse(user)
+    presence_sweeper.handler({}, None)
+
+
+def _typing(backend, streams, type_one: Callable[[str, str], object]) -> None:
+    alice, bob = _users()
+    conversation_id = start(alice, bob)
+    _with_gone_device(backend, bob)
+    _cold()
+    type_one(alice, conversation_id)
+
+
+def _presence_reads(backend, streams, read: Callable[[str, str], object]) -> None:
+    alice, bob = _users()
+    carol, _ = _users()
+    start(alice, bob)
+    start(alice, carol)
+    connect(bob, f"{bob}-phone")
+    _cold()
+    read(alice, bob)  # one user: GetItem of their connections
+    read(alice, f"{bob},{carol}")  # several: BatchGetItem
 
 
 SCENARIOS: dict[str, Callable] = {
@@ -131,8 +192,17 @@ SCENARIOS: dict[str, Callable] = {
     "ws_ack": _ack,
     "sync_events": lambda backend, streams: _syncs(backend, streams, lambda u: sync(u)),
     "ws_sync": lambda backend, streams: _syncs(backend, streams, lambda u: ws_sync_frame(u, f"{u}-phone")),
-    "ws_connect": _connect_twice_and_leave,
-    "ws_disconnect": _connect_twice_and_leave,
+    "ws_connect": lambda backend, streams: _presence_changes(backend, streams, _connect_and_leave),
+    "ws_disconnect": lambda backend, streams: _presence_changes(backend, streams, _connect_and_leave),
+    "ws_ping": lambda backend, streams: _presence_changes(backend, streams, _lapse_and_ping),
+    "presence_sweeper": lambda backend, streams: _presence_changes(backend, streams, _lapse_and_sweep),
+    "ws_typing": lambda backend, streams: _typing(
+        backend, streams, lambda u, c: ws_typing_frame(u, f"{u}-phone", c, "start")
+    ),
+    "typing_start": lambda backend, streams: _typing(backend, streams, lambda u, c: http_typing(u, c, "start")),
+    "typing_stop": lambda backend, streams: _typing(backend, streams, lambda u, c: http_typing(u, c, "stop")),
+    "get_presence": lambda backend, streams: _presence_reads(backend, streams, lambda u, of: presence(u, of.split(",")[0])),
+    "get_presence_bulk": lambda backend, streams: _presence_reads(backend, streams, presence_bulk),
     "on_message_stored": _consumers,
     "append_user_events": _consumers,
 }

@@ -5,17 +5,24 @@ from __future__ import annotations
 import json
 
 from functions import (
+    get_presence,
+    get_presence_bulk,
     list_conversations,
     list_messages,
     mark_read,
     send_message,
     start_conversation,
     sync_events,
+    typing_start,
+    typing_stop,
     ws_ack,
     ws_connect,
+    ws_disconnect,
+    ws_ping,
     ws_read,
     ws_send_message,
     ws_sync,
+    ws_typing,
 )
 from tests.support.events import http_event, parse, ws_event
 
@@ -87,3 +94,30 @@ def sync_all(user: str, since=None, limit=None) -> tuple[list[dict], str]:
         since = page["next_cursor"]
         if not page["has_more"]:
             return events, since
+
+
+def disconnect(user: str, connection_id: str) -> None:
+    assert ws_disconnect.handler(ws_event("$disconnect", connection_id=connection_id, user_id=user), None)["statusCode"] == 200
+
+
+def ping(user: str, connection_id: str) -> dict | None:
+    return _ws(ws_ping.handler, "ping", user, connection_id, {})
+
+
+def ws_typing_frame(user: str, connection_id: str, conversation_id, state) -> dict | None:
+    return _ws(ws_typing.handler, "typing", user, connection_id, {"conversation_id": conversation_id, "state": state})
+
+
+def http_typing(user: str, conversation_id: str, state: str) -> tuple[int, dict | None]:
+    function = typing_start if state == "start" else typing_stop
+    name = function.__name__.rsplit(".", 1)[-1]
+    response = function.handler(http_event(name, user_id=user, path={"id": conversation_id}), None)
+    return response["statusCode"], json.loads(response["body"]) if response.get("body") else None
+
+
+def presence(user: str, of: str) -> tuple[int, dict]:
+    return parse(get_presence.handler(http_event("get_presence", user_id=user, path={"id": of}), None))
+
+
+def presence_bulk(user: str, ids: str) -> tuple[int, dict]:
+    return parse(get_presence_bulk.handler(http_event("get_presence_bulk", user_id=user, query={"ids": ids}), None))
