@@ -20,6 +20,11 @@ from shared.repositories.event_log import EventLogRepository
 from shared.repositories.messages import MessageRepository
 
 
+# Messages are read 100 at a time (one BatchGetItem) as the page fills, not all at once: a page of big
+# messages stops at the byte limit long before `limit`, and what it would not send is not read.
+_MESSAGES_PER_READ = 100
+
+
 @dataclass(frozen=True)
 class SyncPage:
     events: list[dict]
@@ -62,16 +67,21 @@ def sync(
     read = log.read_after(user_id, after, limit + 1)
     # Expired entries may linger until TTL deletes them: skip them (an older cursor never reaches here).
     entries = [e for e in read if e.created_at_ms > retained_since]
-    wanted = [(e.conversation_id, int(e.data.get("seq", 0))) for e in entries[:limit] if e.type == NEW_MESSAGE]
-    stored = messages.get_many(wanted)
     events: list[dict] = []
     size = 0
     last: LogEvent | None = None
     cut_at: LogEvent | None = None
-    for entry in entries:
-        frame = _envelope(entry, stored) if len(events) < limit else None
+    stored: dict = {}
+    for index, entry in enumerate(entries):
+        if len(events) == limit:
+            cut_at = entry
+            break
+        if index % _MESSAGES_PER_READ == 0:  # the messages of the next entries, as the page fills
+            chunk = entries[index : index + _MESSAGES_PER_READ]
+            stored = messages.get_many([(e.conversation_id, int(e.data.get("seq", 0))) for e in chunk if e.type == NEW_MESSAGE])
+        frame = _envelope(entry, stored)
         frame_bytes = len(encode(frame).encode()) + 1 if frame else 0
-        if len(events) == limit or (events and size + frame_bytes > limits.SYNC_MAX_PAGE_BYTES):
+        if events and size + frame_bytes > limits.SYNC_MAX_PAGE_BYTES:
             cut_at = entry
             break
         if frame:

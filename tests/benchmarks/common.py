@@ -182,7 +182,10 @@ def in_process_backend():
     from tests.support.ports import free_port
     from tests.support.redis_server import running_redis
 
+    from infra.local import moto_streams
+
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request otherwise
+    moto_streams.install(ttl_sweep_seconds=None)  # what `parley local` runs: DynamoDB's transactions and streams
     port = free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     moto.start()

@@ -5,6 +5,7 @@ those after it come again on the next pump). The e2e suite uses `parley local`'s
 from __future__ import annotations
 
 import importlib
+import time
 
 import boto3
 
@@ -19,6 +20,7 @@ class StreamPump:
         self._iterators: dict[str, str] = {}
         self._pending: dict[str, list[dict]] = {}
         self.invocations: dict[str, int] = {}
+        self.handler_seconds: dict[str, float] = {}  # the last invocation's, per route
         self.routes = [r for r in ROUTES if r.api == "stream"]
 
     def _fetch(self, route) -> list[dict]:
@@ -55,7 +57,9 @@ class StreamPump:
             batch = pending[: route.batch_size]
             handler = (handlers or {}).get(route.name) or importlib.import_module(f"functions.{route.name}").handler
             self.invocations[route.name] = self.invocations.get(route.name, 0) + 1
+            started = time.perf_counter()
             result = handler({"Records": batch}, None) or {}
+            self.handler_seconds[route.name] = time.perf_counter() - started
             failures = result.get("batchItemFailures") or []
             if failures:
                 failed = failures[0]["itemIdentifier"]
