@@ -15,6 +15,19 @@ DEFAULT_SEND_RATE_LIMIT_PER_MINUTE = 120  # per user, across devices; 0 turns th
 DEFAULT_REDIS_TIMEOUT_SECONDS = 0.5
 DEFAULT_REDIS_BREAKER_SECONDS = 5.0
 
+# Every DynamoDB call (each model's Meta in shared/tables.py, and the transaction connection) tries at most
+# 1 + STORAGE_RETRY_ATTEMPTS times, each bounded by the connect and read timeouts, with botocore's backoff
+# between tries (under a second for the first retry, throttling included). So a stalled call ends as the
+# contract's 503 after STORAGE_CALL_MAX_SECONDS, which must leave every function that reaches a table at
+# least STORAGE_HEADROOM_SECONDS of its timeout (tests/unit/test_timeouts.py checks the route table).
+STORAGE_CONNECT_TIMEOUT_SECONDS = 1
+STORAGE_READ_TIMEOUT_SECONDS = 2
+STORAGE_RETRY_ATTEMPTS = 1
+STORAGE_CALL_MAX_SECONDS = (1 + STORAGE_RETRY_ATTEMPTS) * (
+    STORAGE_CONNECT_TIMEOUT_SECONDS + STORAGE_READ_TIMEOUT_SECONDS
+) + STORAGE_RETRY_ATTEMPTS * 1
+STORAGE_HEADROOM_SECONDS = 2
+
 # API Gateway WebSocket limits (AWS's numbers; the local runtime enforces the same).
 WS_MAX_FRAME_BYTES = 128 * 1024
 WS_IDLE_TIMEOUT_SECONDS = 10 * 60

@@ -18,6 +18,7 @@ from __future__ import annotations
 from pynamodb.attributes import MapAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.models import Model
 
+from shared import limits
 from shared.aws import share_session_with_pynamodb
 from shared.config import aws_region, table_name
 
@@ -30,10 +31,10 @@ STREAMED = "NEW_AND_OLD_IMAGES"
 class _Meta:
     region = aws_region()
     billing_mode = "PAY_PER_REQUEST"
-    # Short timeouts and few retries: a Lambda would rather fail fast than hang on a slow call.
-    connect_timeout_seconds = 2
-    read_timeout_seconds = 5
-    max_retry_attempts = 3
+    # The storage time budget (shared/limits.py): a stalled call fails as a 503 before the function times out.
+    connect_timeout_seconds = limits.STORAGE_CONNECT_TIMEOUT_SECONDS
+    read_timeout_seconds = limits.STORAGE_READ_TIMEOUT_SECONDS
+    max_retry_attempts = limits.STORAGE_RETRY_ATTEMPTS
 
 
 class ConversationRecord(Model):

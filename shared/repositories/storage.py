@@ -10,6 +10,7 @@ import time
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 
+from shared import limits
 from shared.config import aws_region
 
 from shared.errors import StorageUnavailableError
@@ -21,18 +22,31 @@ def storage_call(operation: str):
     try:
         yield
     except PynamoDBException as error:
-        logger.warning("storage call failed", extra={"operation": operation, "cause": error.cause_response_code})
+        logger.warning("storage call failed", extra={"operation": operation, "cause": _cause_code(error)})
         raise StorageUnavailableError("storage is unavailable, retry shortly") from error
 
 
 @functools.cache
 def transaction_connection() -> Connection:
-    """The connection TransactWrite needs (models bring their own); one per process."""
-    return Connection(region=aws_region())
+    """The connection TransactWrite needs (models bring their own); one per process, with the models' time
+    budget (PynamoDB's defaults, 15 s connect and 30 s read, outlast the function)."""
+    return Connection(
+        region=aws_region(),
+        connect_timeout_seconds=limits.STORAGE_CONNECT_TIMEOUT_SECONDS,
+        read_timeout_seconds=limits.STORAGE_READ_TIMEOUT_SECONDS,
+        max_retry_attempts=limits.STORAGE_RETRY_ATTEMPTS,
+    )
 
 
 def is_conditional_failure(error: PynamoDBException) -> bool:
-    return error.cause_response_code == "ConditionalCheckFailedException"
+    return _cause_code(error) == "ConditionalCheckFailedException"
+
+
+def _cause_code(error: PynamoDBException) -> str:
+    """DynamoDB's error code; with no answer (a timeout, a dropped connection) the failure's name instead,
+    where PynamoDB's own cause_response_code raises."""
+    response = getattr(error.cause, "response", None) or {}
+    return response.get("Error", {}).get("Code") or type(error.cause).__name__
 
 
 def cancellation_codes(error: TransactWriteError) -> list[str | None]:
