@@ -5,12 +5,14 @@ Only the authorizer functions import this module, so PyJWT's import cost stays o
 
 from __future__ import annotations
 
+import math
+import threading
 import time
 from collections.abc import Callable
 
 import jwt
 
-from shared import validation
+from shared import limits, validation
 from shared.config import AuthConfig
 from shared.errors import BadRequestError, UnauthorizedError
 
@@ -21,15 +23,26 @@ SECRET_ALGORITHMS = ["HS256"]
 JWKS_ALGORITHMS = ["RS256"]
 MAX_TOKEN_LENGTH = 8192
 LEEWAY_SECONDS = 30  # clock skew tolerated on exp/nbf/iat
+# A secret kept in Secrets Manager is fetched again once it is this old, and when a token's signature does not
+# match it (the README's put-secret-value step replaces it); but never more often than the minimum interval,
+# whatever asks, so bad tokens cannot hammer Secrets Manager.
+SECRET_MAX_AGE_SECONDS = 300
+SECRET_FETCH_MIN_INTERVAL_SECONDS = 10
 
 
 class TokenVerifier:
     """Turns a bearer token into the caller's user id (the `sub` claim), or raises UnauthorizedError."""
 
-    def __init__(self, config: AuthConfig, load_secret: Callable[[str], str] | None = None):
+    def __init__(
+        self,
+        config: AuthConfig,
+        load_secret: Callable[[str], str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self._config = config
-        self._load_secret = load_secret
-        self._secret: str | None = config.secret
+        self._stored_secret = None
+        if not config.secret and config.secret_arn and load_secret:
+            self._stored_secret = StoredSecret(config.secret_arn, load_secret, clock)
         self._jwks_client: jwt.PyJWKClient | None = None
 
     def user_id(self, token: str | None) -> str:
@@ -37,9 +50,17 @@ class TokenVerifier:
             raise UnauthorizedError("missing token")
         if len(token) > MAX_TOKEN_LENGTH:
             raise UnauthorizedError("token too long")
+        claims = self._verified_claims(token, may_refetch_secret=True)
+        try:
+            # The same rules as a user id anywhere else, so every user can be addressed by every other.
+            return validation.user_id(claims["sub"])
+        except BadRequestError:
+            raise UnauthorizedError("invalid token: bad sub claim") from None
+
+    def _verified_claims(self, token: str, may_refetch_secret: bool) -> dict:
         try:
             key, algorithms = self._key_for(token)
-            claims = jwt.decode(
+            return jwt.decode(
                 token,
                 key,
                 algorithms=algorithms,
@@ -48,26 +69,71 @@ class TokenVerifier:
                 leeway=LEEWAY_SECONDS,
                 options={"require": ["exp", "sub"], "verify_aud": self._config.audience is not None},
             )
+        except jwt.InvalidSignatureError as error:
+            # The secret may have been replaced since this instance fetched it: fetch it once more and retry.
+            if may_refetch_secret and self._stored_secret and self._stored_secret.refetch():
+                return self._verified_claims(token, may_refetch_secret=False)
+            raise UnauthorizedError(f"invalid token: {error}") from None
         except jwt.ExpiredSignatureError:
             raise UnauthorizedError("token expired") from None
         except (jwt.InvalidTokenError, jwt.PyJWKClientError) as error:
             raise UnauthorizedError(f"invalid token: {error}") from None
-        try:
-            # The same rules as a user id anywhere else, so every user can be addressed by every other.
-            return validation.user_id(claims["sub"])
-        except BadRequestError:
-            raise UnauthorizedError("invalid token: bad sub claim") from None
 
     def _key_for(self, token: str):
         if self._config.jwks_url:
             if self._jwks_client is None:
-                self._jwks_client = jwt.PyJWKClient(self._config.jwks_url, cache_keys=True, lifespan=3600, timeout=5)
+                self._jwks_client = jwt.PyJWKClient(
+                    self._config.jwks_url, cache_keys=True, lifespan=3600, timeout=limits.KEY_FETCH_TIMEOUT_SECONDS
+                )
             return self._jwks_client.get_signing_key_from_jwt(token).key, JWKS_ALGORITHMS
+        if self._config.secret:
+            return self._config.secret, SECRET_ALGORITHMS
+        if self._stored_secret is None:
+            raise UnauthorizedError("no key configured to verify tokens")
+        return self._stored_secret.current(), SECRET_ALGORITHMS
+
+
+class StoredSecret:
+    """The HS256 secret in Secrets Manager, as this instance knows it: fetched on first use, again once it is
+    SECRET_MAX_AGE_SECONDS old or on request (refetch), at most once per SECRET_FETCH_MIN_INTERVAL_SECONDS. A
+    failed fetch keeps the secret already known."""
+
+    def __init__(self, secret_arn: str, load: Callable[[str], str], clock: Callable[[], float]):
+        self._arn = secret_arn
+        self._load = load
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._secret: str | None = None
+        self._fetched_at = -math.inf
+        self._attempted_at = -math.inf
+
+    def current(self) -> str:
+        if self._clock() - self._fetched_at >= SECRET_MAX_AGE_SECONDS:
+            self._fetch()
         if self._secret is None:
-            if not (self._config.secret_arn and self._load_secret):
-                raise UnauthorizedError("no key configured to verify tokens")
-            self._secret = self._load_secret(self._config.secret_arn)
-        return self._secret, SECRET_ALGORITHMS
+            raise UnauthorizedError("cannot verify tokens: the signing secret is unavailable, retry shortly")
+        return self._secret
+
+    def refetch(self) -> bool:
+        """Fetches the secret again (unless fetched too recently); True if it changed."""
+        before = self._secret
+        self._fetch()
+        return self._secret is not None and self._secret != before
+
+    def _fetch(self) -> None:
+        with self._lock:
+            now = self._clock()
+            if now - self._attempted_at < SECRET_FETCH_MIN_INTERVAL_SECONDS:
+                return
+            self._attempted_at = now
+            try:
+                secret = self._load(self._arn)
+            except Exception as error:  # Secrets Manager failing or slow: keep what we have, try again later
+                from shared.log import logger
+
+                logger.warning("could not fetch the JWT secret", extra={"error": repr(error)})
+                return
+            self._secret, self._fetched_at = secret, now
 
 
 def bearer_token(authorization_header: str | None) -> str | None:

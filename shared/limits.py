@@ -28,6 +28,14 @@ STORAGE_CALL_MAX_SECONDS = (1 + STORAGE_RETRY_ATTEMPTS) * (
 ) + STORAGE_RETRY_ATTEMPTS * 1
 STORAGE_HEADROOM_SECONDS = 2
 
+# The authorizers fetch their key (the JWKS document, or the HS256 secret from Secrets Manager) with this
+# timeout to connect and again to answer, and no retry: a slow issuer or Secrets Manager is a refusal after
+# KEY_FETCH_MAX_SECONDS, at least KEY_FETCH_HEADROOM_SECONDS before the authorizer's own timeout
+# (tests/unit/test_timeouts.py checks the route table).
+KEY_FETCH_TIMEOUT_SECONDS = 1.5
+KEY_FETCH_MAX_SECONDS = 2 * KEY_FETCH_TIMEOUT_SECONDS
+KEY_FETCH_HEADROOM_SECONDS = 1
+
 # API Gateway WebSocket limits (AWS's numbers; the local runtime enforces the same).
 WS_MAX_FRAME_BYTES = 128 * 1024
 WS_IDLE_TIMEOUT_SECONDS = 10 * 60

@@ -92,3 +92,75 @@ def test_rs256_tokens_verify_through_a_jwks_url(jwks_server, monkeypatch):
     other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     with pytest.raises(UnauthorizedError):
         verifier.user_id(jwt.encode(claims, other_key, algorithm="RS256", headers={"kid": "k1"}))
+
+
+def _authorize(token: str) -> dict:
+    return http_authorizer.handler({"headers": {"authorization": f"Bearer {token}"}}, None)["context"]
+
+
+def test_a_secret_replaced_in_secrets_manager_reaches_a_warm_authorizer(backend, moto_url, monkeypatch):
+    from shared import auth, secrets, wiring
+    from shared.aws import botocore_session
+
+    secretsmanager = botocore_session().create_client("secretsmanager", endpoint_url=moto_url)
+    arn = secretsmanager.create_secret(Name=f"jwt-{time.monotonic_ns()}", SecretString=TEST_JWT_SECRET)["ARN"]
+    fetches = []
+    load = secrets.load_secret_string
+    monkeypatch.setattr(secrets, "load_secret_string", lambda secret_arn: fetches.append(secret_arn) or load(secret_arn))
+    monkeypatch.setattr(auth, "SECRET_FETCH_MIN_INTERVAL_SECONDS", 1)
+    monkeypatch.delenv("JWT_SECRET")
+    monkeypatch.setenv("JWT_SECRET_ARN", arn)
+    wiring.reset()
+    assert _authorize(mint_token("alice", TEST_JWT_SECRET)) == {"user_id": "alice"}
+
+    new_secret = "the-new-issuers-secret-long-enough-for-hs256"
+    secretsmanager.put_secret_value(SecretId=arn, SecretString=new_secret)  # the README's step
+    time.sleep(1)
+    assert _authorize(mint_token("bob", new_secret)) == {"user_id": "bob"}
+    forged = mint_token("mallory", "a-guess-at-the-secret-long-enough-for-hs256")
+    assert all("auth_error" in _authorize(forged) for _ in range(20))
+    assert len(fetches) == 2  # the first use, and one refetch for bob's token; none for the forgeries
+    assert "auth_error" in _authorize(mint_token("alice", TEST_JWT_SECRET))
+
+
+@pytest.fixture
+def slow_jwks_url():
+    """A JWKS endpoint that accepts the request and does not answer."""
+    release = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            release.wait(30)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
+    release.set()
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_slow_jwks_endpoint_is_a_refusal_inside_the_authorizers_timeout(backend, slow_jwks_url, monkeypatch):
+    from shared import wiring
+    from shared.routes import authorizer_for
+
+    monkeypatch.setenv("JWKS_URL", slow_jwks_url)
+    wiring.reset()
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    token = jwt.encode({"sub": "alice", "exp": int(time.time()) + 60}, key, algorithm="RS256", headers={"kid": "k1"})
+
+    started = time.monotonic()
+    refused = _authorize(token)
+    http_elapsed = time.monotonic() - started
+    started = time.monotonic()
+    denied = ws_authorizer.handler({"methodArn": METHOD_ARN, "queryStringParameters": {"token": token}}, None)
+    ws_elapsed = time.monotonic() - started
+
+    assert "user_id" not in refused and "invalid token" in refused["auth_error"]
+    assert denied["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+    assert http_elapsed < authorizer_for("http").timeout_seconds  # an answer, not a timed-out authorizer
+    assert ws_elapsed < authorizer_for("websocket").timeout_seconds

@@ -3,6 +3,7 @@ import time
 import jwt
 import pytest
 
+from shared import auth
 from shared.auth import TokenVerifier, bearer_token, mint_token
 from shared.config import AuthConfig
 from shared.errors import UnauthorizedError
@@ -92,3 +93,82 @@ def test_the_secret_can_come_from_secrets_manager_once():
 )
 def test_bearer_token_parsing(header, token):
     assert bearer_token(header) == token
+
+
+class StoredSecrets:
+    """Stands in for Secrets Manager (counts fetches, can fail) and for the clock."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+        self.fetches = 0
+        self.failing = False
+        self.now = 1000.0
+
+    def load(self, arn: str) -> str:
+        self.fetches += 1
+        if self.failing:
+            raise TimeoutError("Secrets Manager did not answer")
+        return self.secret
+
+    def verifier(self) -> TokenVerifier:
+        return TokenVerifier(AuthConfig(None, "arn:secret", None, None, None), load_secret=self.load, clock=lambda: self.now)
+
+
+NEW_SECRET = "the-other-issuers-secret-also-long-enough-for-hs256"
+
+
+def test_a_replaced_secret_is_picked_up_on_the_first_token_it_signed():
+    store = StoredSecrets(SECRET)
+    v = store.verifier()
+    assert v.user_id(mint_token("alice", SECRET)) == "alice"
+    store.secret = NEW_SECRET  # the README's put-secret-value
+    store.now += auth.SECRET_FETCH_MIN_INTERVAL_SECONDS
+    assert v.user_id(mint_token("bob", NEW_SECRET)) == "bob"
+    assert v.user_id(mint_token("carol", NEW_SECRET)) == "carol"
+    assert store.fetches == 2
+    with pytest.raises(UnauthorizedError):
+        v.user_id(mint_token("alice", SECRET))  # the old secret's tokens are over
+
+
+def test_bad_signatures_fetch_the_secret_at_most_once_per_interval():
+    store = StoredSecrets(SECRET)
+    v = store.verifier()
+    v.user_id(mint_token("alice", SECRET))
+    forged = mint_token("mallory", "a-guess-at-the-secret-long-enough-for-hs256")
+    for _ in range(3):
+        store.now += auth.SECRET_FETCH_MIN_INTERVAL_SECONDS / 2
+        for _ in range(50):
+            with pytest.raises(UnauthorizedError, match="Signature verification failed"):
+                v.user_id(forged)
+    # 1.5 intervals of forged tokens: one refetch, the second waits for the interval to pass.
+    assert store.fetches == 2
+
+
+def test_the_secret_is_fetched_again_once_it_is_old():
+    store = StoredSecrets(SECRET)
+    v = store.verifier()
+    v.user_id(mint_token("alice", SECRET))
+    store.now += auth.SECRET_MAX_AGE_SECONDS - 1
+    v.user_id(mint_token("alice", SECRET))
+    assert store.fetches == 1
+    store.secret = NEW_SECRET
+    store.now += 1
+    assert v.user_id(mint_token("bob", NEW_SECRET)) == "bob" and store.fetches == 2
+
+
+def test_a_failed_fetch_keeps_the_known_secret_and_without_one_refuses():
+    store = StoredSecrets(SECRET)
+    v = store.verifier()
+    store.failing = True
+    with pytest.raises(UnauthorizedError, match="unavailable"):
+        v.user_id(mint_token("alice", SECRET))
+    with pytest.raises(UnauthorizedError, match="unavailable"):
+        v.user_id(mint_token("alice", SECRET))
+    assert store.fetches == 1  # not again within the interval
+    store.failing = False
+    store.now += auth.SECRET_FETCH_MIN_INTERVAL_SECONDS
+    assert v.user_id(mint_token("alice", SECRET)) == "alice"
+    store.failing = True
+    store.now += auth.SECRET_MAX_AGE_SECONDS
+    assert v.user_id(mint_token("alice", SECRET)) == "alice"  # stale but known beats none
+    assert store.fetches == 3

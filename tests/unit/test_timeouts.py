@@ -31,3 +31,10 @@ def test_the_transaction_connection_uses_the_storage_budget():
     from shared.repositories.storage import transaction_connection
 
     _assert_uses_the_storage_budget(transaction_connection().client)
+
+
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.api == "authorizer"], ids=lambda r: r.name)
+def test_a_slow_key_fetch_gives_up_well_inside_the_authorizers_timeout(route):
+    # JWKS (PyJWT: one fetch per verification at most, the timeout per connect and per read) and Secrets
+    # Manager (no retry) alike.
+    assert limits.KEY_FETCH_MAX_SECONDS + limits.KEY_FETCH_HEADROOM_SECONDS <= route.timeout_seconds
