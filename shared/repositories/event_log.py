@@ -14,9 +14,10 @@ from shared.repositories.storage import is_conditional_failure, storage_call
 from shared.tables import EventRecord
 
 # How far back an append looks for events it already wrote, beyond the events it is given. A user's events
-# from one batch are appended together, and a batch comes again only from its first unfinished change (or
-# whole, after a crash): what was appended of it is among the newest entries. The margin absorbs the rest.
-DEDUPE_WINDOW = 32
+# from one batch are appended together by the log's only writer, and a batch comes again only from a
+# record on (or whole, after a crash): what was appended of the events given is then the log's newest
+# entries, so the events' own count is enough. The margin is for safety; the tail stays one read unit.
+DEDUPE_WINDOW = 8
 
 
 class LogWriterConflictError(Exception):
