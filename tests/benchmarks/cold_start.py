@@ -62,7 +62,7 @@ def run(quick: bool = False) -> Result:
     _precompile()
     with in_process_backend() as backend:
         seed = _seed()
-        env = clean_env(**backend.env())
+        env = clean_env(**backend.env(), POWERTOOLS_METRICS_DISABLED="false")
         baseline = statistics.median(_python_startup(env) for _ in range(3))
         rows, slowest = [], None
         from shared.routes import ROUTES

@@ -26,6 +26,9 @@ _FIXED_ENV = dict(
     AWS_DEFAULT_REGION="us-east-1",
     AWS_REGION="us-east-1",
     POWERTOOLS_LOG_LEVEL="WARNING",
+    # EMF metric lines would interleave with the report on stdout (cold_start turns them back on in the
+    # processes it measures: writing them is part of an invocation's cost).
+    POWERTOOLS_METRICS_DISABLED="true",
 )
 # Names that would point a process at someone else's backend.
 _BACKEND_ENV = (
