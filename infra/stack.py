@@ -26,6 +26,8 @@ class ParleySettings:
     """The deploy-time choices, read once from CDK context (cdk.json or `cdk synth -c key=value`)."""
 
     redis: bool = True
+    retain_data: bool = True  # tables survive `cdk destroy` (false: for throwaway stacks)
+    tracing: bool = False  # X-Ray active tracing on every function (costs cold start: see README)
     jwt: JwtSettings = field(default_factory=JwtSettings)
     cors_origins: tuple[str, ...] = ("*",)
 
@@ -34,6 +36,8 @@ class ParleySettings:
         origins = node.try_get_context("cors_origins") or "*"
         return cls(
             redis=_flag(node.try_get_context("redis"), default=True, name="redis"),
+            retain_data=_flag(node.try_get_context("retain_data"), default=True, name="retain_data"),
+            tracing=_flag(node.try_get_context("tracing"), default=False, name="tracing"),
             jwt=JwtSettings(
                 jwks_url=node.try_get_context("jwks_url") or None,
                 issuer=node.try_get_context("jwt_issuer") or None,
@@ -55,7 +59,7 @@ class ParleyStack(cdk.Stack):
     ) -> None:
         super().__init__(scope, construct_id, description="Parley: serverless 1-on-1 messaging", **kwargs)
         self.settings = settings
-        data = DataTables(self, "Data")
+        data = DataTables(self, "Data", retain=settings.retain_data)
         self.tables = data.tables
         self.cache = Cache(self, "Cache") if settings.redis else None
         layers = RuntimeLayers(self, "Layers")
@@ -69,6 +73,7 @@ class ParleyStack(cdk.Stack):
             websocket_stage=apis.websocket_stage,
             jwt=jwt,
             cache=self.cache,
+            tracing=settings.tracing,
         )
         functions = Construct(self, "Functions")
         self.functions = {

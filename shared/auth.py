@@ -1,16 +1,16 @@
 """JWT verification (PyJWT): HS256 with a shared secret, or RS256 through a JWKS URL.
 
-Only the authorizer functions import this module, so PyJWT's import cost stays out of the others.
+Only the authorizer functions import this module, so PyJWT's import cost stays out of the others; and
+what only RS256 needs (cryptography, the JWKS client) is loaded only by a verifier configured for it.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 import threading
 import time
 from collections.abc import Callable
-
-import jwt
 
 from shared import limits, validation
 from shared.config import AuthConfig
@@ -30,6 +30,23 @@ SECRET_MAX_AGE_SECONDS = 300
 SECRET_FETCH_MIN_INTERVAL_SECONDS = 10
 
 
+def pyjwt(*, with_rsa: bool):
+    """PyJWT. It imports `cryptography` whenever that is installed (about half its import time), though
+    HS256 needs only hmac: an HS256-only process imports PyJWT with cryptography hidden, which leaves out
+    PyJWT's RSA and EC algorithms, never accepted there anyway. The first import in a process decides (a
+    process that verifies both kinds, like the test suite, imports `jwt` itself first)."""
+    if with_rsa or "jwt" in sys.modules or "cryptography" in sys.modules:
+        import jwt
+
+        return jwt
+    sys.modules["cryptography"] = None  # `import cryptography` raises ImportError meanwhile
+    try:
+        import jwt
+    finally:
+        del sys.modules["cryptography"]
+    return jwt
+
+
 class TokenVerifier:
     """Turns a bearer token into the caller's user id (the `sub` claim), or raises UnauthorizedError."""
 
@@ -43,7 +60,8 @@ class TokenVerifier:
         self._stored_secret = None
         if not config.secret and config.secret_arn and load_secret:
             self._stored_secret = StoredSecret(config.secret_arn, load_secret, clock)
-        self._jwks_client: jwt.PyJWKClient | None = None
+        self._jwks_client = None  # jwt.PyJWKClient, made on the first RS256 token
+        self._jwt = None  # PyJWT, imported on the first token (shared.auth.pyjwt)
 
     def user_id(self, token: str | None) -> str:
         if not token:
@@ -58,6 +76,9 @@ class TokenVerifier:
             raise UnauthorizedError("invalid token: bad sub claim") from None
 
     def _verified_claims(self, token: str, may_refetch_secret: bool) -> dict:
+        if self._jwt is None:
+            self._jwt = pyjwt(with_rsa=bool(self._config.jwks_url))
+        jwt = self._jwt
         try:
             key, algorithms = self._key_for(token)
             return jwt.decode(
@@ -82,7 +103,7 @@ class TokenVerifier:
     def _key_for(self, token: str):
         if self._config.jwks_url:
             if self._jwks_client is None:
-                self._jwks_client = jwt.PyJWKClient(
+                self._jwks_client = self._jwt.PyJWKClient(
                     self._config.jwks_url, cache_keys=True, lifespan=3600, timeout=limits.KEY_FETCH_TIMEOUT_SECONDS
                 )
             return self._jwks_client.get_signing_key_from_jwt(token).key, JWKS_ALGORITHMS
@@ -160,4 +181,4 @@ def mint_token(
         claims["iss"] = issuer
     if audience:
         claims["aud"] = audience
-    return jwt.encode(claims, secret, algorithm="HS256")
+    return pyjwt(with_rsa=True).encode(claims, secret, algorithm="HS256")

@@ -24,6 +24,9 @@ os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{MOTO_PORT}"
 for name in ("REDIS_URL", "WS_MANAGEMENT_URL", "JWKS_URL", "JWT_SECRET_ARN", "JWT_ISSUER", "JWT_AUDIENCE"):
     os.environ.pop(name, None)
 
+# This process verifies HS256 and RS256 tokens: PyJWT with all its algorithms (see shared.auth.pyjwt).
+import jwt  # noqa: E402, F401
+
 # Property tests: no per-example deadline (2 shared cores make timings noisy).
 from hypothesis import settings  # noqa: E402
 

@@ -24,10 +24,16 @@ _PROJECTIONS = {
 
 
 class DataTables(Construct):
-    """One table per model: on-demand, point-in-time recovery, retained when the stack goes."""
+    """One table per model: on-demand, point-in-time recovery, retained when the stack goes.
 
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    Retained tables keep their generated names: after `cdk destroy` a new deploy makes new, empty tables
+    and the old ones stay (billed for storage) until deleted or their data is copied over. Each table is
+    tagged `parley:stack` and `parley:table` so the old ones are easy to find (README, Deploying).
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, retain: bool = True) -> None:
         super().__init__(scope, construct_id)
+        self._retain = retain
         self.tables: dict[str, dynamodb.Table] = {
             logical: self._table(logical, model._get_schema()) for logical, model in TABLE_MODELS.items()
         }
@@ -48,9 +54,11 @@ class DataTables(Construct):
             ),
             time_to_live_attribute=TTL_ATTRIBUTES.get(logical),
             stream=dynamodb.StreamViewType[view] if (view := stream_view_type(logical)) else None,
-            # Messages and conversations are user data: deleting the stack must not delete them.
-            removal_policy=cdk.RemovalPolicy.RETAIN,
+            # Messages and conversations are user data: deleting the stack must not delete them (unless asked).
+            removal_policy=cdk.RemovalPolicy.RETAIN if self._retain else cdk.RemovalPolicy.DESTROY,
         )
+        cdk.Tags.of(table).add("parley:stack", cdk.Stack.of(self).stack_name)
+        cdk.Tags.of(table).add("parley:table", logical)
         for index in schema["global_secondary_indexes"]:
             index_partition, index_sort = _keys(index["key_schema"], types)
             projection = index["projection"]

@@ -32,6 +32,9 @@ class FunctionDependencies:
     websocket_stage: apigwv2.WebSocketStage
     jwt: JwtVerification
     cache: Cache | None  # None when deployed without Redis
+    # X-Ray active tracing (context flag `tracing`): Lambda records each invocation and its init phase.
+    # No tracing SDK in the functions: Powertools Tracer (aws-xray-sdk) would add ~200 ms to every cold start.
+    tracing: bool = False
 
 
 class EndpointFunction(Construct):
@@ -54,6 +57,7 @@ class EndpointFunction(Construct):
             log_group=logs.LogGroup(
                 self, "Logs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=cdk.RemovalPolicy.DESTROY
             ),
+            tracing=lambda_.Tracing.ACTIVE if deps.tracing else lambda_.Tracing.DISABLED,
             vpc=deps.cache.vpc if in_vpc else None,
             vpc_subnets=deps.cache.function_subnets if in_vpc else None,
             security_groups=[deps.cache.function_security_group] if in_vpc else None,
@@ -79,6 +83,12 @@ class EndpointFunction(Construct):
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
             "AWS-maintained Lambda logging policy (CreateLogStream/PutLogEvents), kept current by AWS.",
         )
+        if deps.tracing:
+            acknowledge(
+                self,
+                "AwsSolutions-IAM5[Resource::*]",
+                "X-Ray's PutTraceSegments/PutTelemetryRecords accept no resource narrower than '*'.",
+            )
         if in_vpc:
             acknowledge(
                 self,

@@ -42,3 +42,37 @@ def test_browsers_may_read_retry_after(variant):
     cors = api["Properties"]["CorsConfiguration"]
     assert cors["ExposeHeaders"] == ["retry-after"]
     assert set(cors["AllowHeaders"]) == {"authorization", "content-type"}
+
+
+def test_a_change_that_replaces_the_cache_also_renames_it(full):
+    from infra.constructs.cache import _REPLACEMENT_SETTINGS, cache_name
+
+    (cache,) = full.of_type("AWS::ElastiCache::ServerlessCache").values()
+    name = cache["Properties"]["ServerlessCacheName"]
+    assert len(name) <= 40 and name == name.lower()
+    base = name.rsplit("-", 1)[0]
+    assert cache_name(base) == name
+    # Another engine or subnet layout makes CloudFormation replace the cache: the new one gets a new name.
+    assert cache_name(base, {**_REPLACEMENT_SETTINGS, "private_cidr_mask": 21}) != name
+    assert cache_name(base, {**_REPLACEMENT_SETTINGS, "engine": "redis"}) != name
+
+
+def test_tables_are_retained_and_findable_unless_asked_otherwise(full, tmp_path):
+    from tests.infra.conftest import synthesize
+
+    for table in full.of_type("AWS::DynamoDB::Table").values():
+        assert table["DeletionPolicy"] == "Retain"
+        tags = {t["Key"]: t["Value"] for t in table["Properties"]["Tags"]}
+        assert tags["parley:stack"] == full.stack.stack_name and tags["parley:table"]
+    throwaway = synthesize(tmp_path, retain_data="false", redis="false")
+    assert {t["DeletionPolicy"] for t in throwaway.of_type("AWS::DynamoDB::Table").values()} == {"Delete"}
+
+
+def test_tracing_is_a_flag_off_by_default(full, tmp_path):
+    from tests.infra.conftest import synthesize
+
+    functions = full.of_type("AWS::Lambda::Function").values()
+    assert all(f["Properties"].get("TracingConfig", {}).get("Mode", "PassThrough") == "PassThrough" for f in functions)
+    traced = synthesize(tmp_path, tracing="true", redis="false")  # cdk-nag runs: findings acknowledged
+    functions = traced.of_type("AWS::Lambda::Function").values()
+    assert {f["Properties"]["TracingConfig"]["Mode"] for f in functions} == {"Active"}

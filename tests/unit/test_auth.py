@@ -172,3 +172,25 @@ def test_a_failed_fetch_keeps_the_known_secret_and_without_one_refuses():
     store.now += auth.SECRET_MAX_AGE_SECONDS
     assert v.user_id(mint_token("alice", SECRET)) == "alice"  # stale but known beats none
     assert store.fetches == 3
+
+
+@pytest.mark.parametrize("jwks", [False, True], ids=["hs256", "rs256"])
+def test_only_an_rs256_verifier_loads_cryptography(jwks):
+    """HS256 needs hmac alone; cryptography (and the JWKS client) are for RS256 verifiers."""
+    import subprocess
+    import sys
+
+    env_setting = 'os.environ["JWKS_URL"] = "http://127.0.0.1:9/jwks.json"' if jwks else ""
+    code = f"""
+import os, sys
+os.environ.pop("JWKS_URL", None)
+os.environ["JWT_SECRET"] = "s" * 40
+{env_setting}
+from functions import http_authorizer
+answer = http_authorizer.handler({{"headers": {{"authorization": "Bearer not.a.token"}}}}, None)
+assert "auth_error" in answer["context"], answer
+print("cryptography" in sys.modules)
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == str(jwks)
