@@ -105,22 +105,20 @@ def token_verifier():
 
 
 def reset() -> None:
-    """Forgets everything built here and the configuration it was built from (tests and benchmarks call
-    this after changing the environment)."""
-    from shared import config
+    """Forgets every per-process cache — configuration, repositories, clients, connections — so the next
+    call reads the environment again and connects afresh. Tests and benchmarks call this after pointing
+    the process at another backend; on Lambda a process never changes backend.
 
-    config.load_config.cache_clear()
-    config.load_auth_config.cache_clear()
-    for factory in (
-        conversations,
-        connections,
-        messages,
-        event_log,
-        cache,
-        messaging,
-        heartbeats,
-        presence,
-        typing_limiter,
-        token_verifier,
-    ):
-        factory.cache_clear()
+    The caches are found, not listed: a list falls behind the code (a cached transaction connection it
+    missed outlived its moto server and failed the benchmark harness's later steps with 503)."""
+    import sys
+
+    for name, module in list(sys.modules.items()):
+        if module is None or name.split(".", 1)[0] not in ("shared", "functions"):
+            continue
+        for value in list(vars(module).values()):
+            if callable(getattr(value, "cache_clear", None)) and getattr(value, "__module__", None) == name:
+                value.cache_clear()
+    if tables := sys.modules.get("shared.tables"):  # only if loaded: the authorizers never load PynamoDB
+        for model in tables.TABLE_MODELS.values():
+            model._connection = None  # PynamoDB keeps one TableConnection (and its botocore client) per model

@@ -160,15 +160,9 @@ class Backend:
 
 def reset_clients() -> None:
     """Forgets every cached client and configuration, so the next call reads the environment again."""
-    from shared import wiring
-    from shared.tables import TABLE_MODELS
-
     import shared.aws
-    from shared.repositories.storage import transaction_connection
+    from shared import wiring
 
-    for model in TABLE_MODELS.values():
-        model._connection = None  # PynamoDB caches one TableConnection (and its botocore client) per model
-    transaction_connection.cache_clear()
     shared.aws._session = None  # and the shared session its clients (counting hooks new ones)
     wiring.reset()
 

@@ -14,6 +14,7 @@ lost (a correctness failure, not a performance number).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import random
@@ -38,7 +39,9 @@ DRAIN_TIMEOUT = 15.0
 RETRY_SHARE = 0.1  # of sustained-load sends that repeat an earlier, acknowledged send (a client's retry)
 
 
-def settings(quick: bool) -> dict:
+def settings(quick: bool, tiny: bool = False) -> dict:
+    if tiny:  # checks that every phase runs, nothing more
+        return dict(latency_pairs=2, idle_sends=2, sends_per_pair=2, throughput_pairs=2, in_flight=2, duration=1.0)
     return dict(
         latency_pairs=20,
         idle_sends=10 if quick else 30,
@@ -49,10 +52,10 @@ def settings(quick: bool) -> dict:
     )
 
 
-def run(quick: bool = False) -> Result:
+def run(quick: bool = False, tiny: bool = False) -> Result:
     """Each run gets a fresh `parley local`: how much it already holds changes what moto costs."""
     result = Result("delivery", "message delivery latency and sustained throughput through `parley local`")
-    cfg = settings(quick)
+    cfg = settings(quick, tiny)
     pairs = cfg["latency_pairs"]
     latency_runs = [
         ("ws", 1, cfg["idle_sends"], (0.02, 0.02), "WebSocket send, 1 pair, otherwise idle"),
@@ -60,11 +63,18 @@ def run(quick: bool = False) -> Result:
         ("http", pairs, cfg["sends_per_pair"], (0, 0.05), f"HTTP send, {pairs} pairs concurrently"),
     ]
     runs = []
-    for transport, measured_pairs, sends, pause, label in latency_runs:
-        with local_runtime() as runtime:
-            runs.append(asyncio.run(_latency_phase(runtime, cfg, transport, measured_pairs, sends, pause, label)))
-    with local_runtime() as runtime:
-        phase = asyncio.run(_throughput_phase(runtime, cfg))
+    with contextlib.ExitStack() as stack:
+        # tiny checks the phases run, not what moto costs: one runtime for all of them saves its start-ups.
+        shared = stack.enter_context(local_runtime()) if tiny else None
+
+        def phase_runtime():
+            return contextlib.nullcontext(shared) if shared else local_runtime()
+
+        for transport, measured_pairs, sends, pause, label in latency_runs:
+            with phase_runtime() as runtime:
+                runs.append(asyncio.run(_latency_phase(runtime, cfg, transport, measured_pairs, sends, pause, label)))
+        with phase_runtime() as runtime:
+            phase = asyncio.run(_throughput_phase(runtime, cfg))
     _report(result, cfg, runs, phase)
     return result
 

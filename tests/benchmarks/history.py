@@ -16,15 +16,16 @@ MESSAGES = 500
 SEED_CONCURRENCY = 8
 
 
-def run(quick: bool = False) -> Result:
+def run(quick: bool = False, tiny: bool = False) -> Result:
     result = Result("history", "loading a page of history through `parley local`")
     with local_runtime() as runtime:
-        asyncio.run(_bench(runtime, 30 if quick else 100, result))
+        # tiny: two pages, enough to walk by cursor.
+        asyncio.run(_bench(runtime, 3 if tiny else 30 if quick else 100, result, 60 if tiny else MESSAGES))
     return result
 
 
-async def _seed(alice, bob, conversation_id: str) -> float:
-    """Sends MESSAGES messages (both ways, over HTTP); returns the seconds it took."""
+async def _seed(alice, bob, conversation_id: str, messages: int) -> float:
+    """Sends `messages` messages (both ways, over HTTP); returns the seconds it took."""
     gate = asyncio.Semaphore(SEED_CONCURRENCY)
     started = time.perf_counter()
 
@@ -40,17 +41,17 @@ async def _seed(alice, bob, conversation_id: str) -> float:
             if status != 201:
                 raise RuntimeError(f"seeding: HTTP {status} {body}")
 
-    await asyncio.gather(*(send(i) for i in range(MESSAGES)))
+    await asyncio.gather(*(send(i) for i in range(messages)))
     return time.perf_counter() - started
 
 
-async def _bench(runtime, requests: int, result: Result) -> None:
+async def _bench(runtime, requests: int, result: Result, messages: int = MESSAGES) -> None:
     run = run_id()
     async with client_session() as session:
         alice = client_for(session, runtime, f"hist-alice-{run}")
         bob = client_for(session, runtime, f"hist-bob-{run}")
         conversation_id = await alice.start_conversation(f"hist-bob-{run}")
-        seed_seconds = await _seed(alice, bob, conversation_id)
+        seed_seconds = await _seed(alice, bob, conversation_id, messages)
         path = f"/conversations/{conversation_id}/messages"
 
         for _ in range(3):  # warm-up: the function imported, its clients made
@@ -84,18 +85,18 @@ async def _bench(runtime, requests: int, result: Result) -> None:
                 break
 
     s = summarize(first_page_ms)
-    result.add("GET …/messages (50 newest of 500) p50/p95/p99",
+    result.add(f"GET …/messages (50 newest of {messages}) p50/p95/p99",
                f"{ms(s['p50'])} / {ms(s['p95'])} / {ms(s['p99'])}", f"p99 < {TARGET_MS} ms",
                under(s["p99"], TARGET_MS), f"n={s['n']}, sequential, {sum(sizes) // len(sizes) // 1024} KB a page")
     walk = summarize(page_ms)
     result.add("every page by cursor, p50 per page", ms(walk["p50"]), f"p99 < {TARGET_MS} ms",
                under(walk["p99"], TARGET_MS), f"{pages} pages, {len(seen)} messages")
-    newest_first = seen == list(range(MESSAGES, 0, -1))  # seqs are gap-free: 500, 499, …, 1
-    complete = len(seen) == MESSAGES and len(set(seen)) == MESSAGES and newest_first
+    newest_first = seen == list(range(messages, 0, -1))  # seqs are gap-free: N, N-1, …, 1
+    complete = len(seen) == messages and len(set(seen)) == messages and newest_first
     if bad or not complete:
         result.add("history correctness", f"{bad} failed requests; walk returned {len(seen)} messages "
                    f"({len(set(seen))} distinct, {'newest first' if newest_first else 'OUT OF ORDER'})",
-                   f"0; {MESSAGES} distinct, newest first", "FAIL")
+                   f"0; {messages} distinct, newest first", "FAIL")
     result.details.append(markdown_table(
         ["request", "n", "p50", "p95", "p99", "max", "mean"],
         [
@@ -104,9 +105,9 @@ async def _bench(runtime, requests: int, result: Result) -> None:
             + [ms(walk[k]) for k in ("p50", "p95", "p99", "max", "mean")],
         ],
     ))
-    result.details.append(f"Seeded {MESSAGES} messages over HTTP ({SEED_CONCURRENCY} at a time) "
+    result.details.append(f"Seeded {messages} messages over HTTP ({SEED_CONCURRENCY} at a time) "
                           f"in {seed_seconds:.1f} s "
-                          f"({MESSAGES / seed_seconds:.0f} sends/s). Readers alternate between the two participants; "
+                          f"({messages / seed_seconds:.0f} sends/s). Readers alternate between the two participants; "
                           "each request includes the HTTP authorizer's invocation, as on AWS.")
     result.data = {"first_page": s, "walk_page": walk, "pages": pages, "messages_seen": len(seen),
                    "page_bytes": sum(sizes) / len(sizes), "seed_seconds": seed_seconds, "failed_requests": bad}

@@ -102,10 +102,10 @@ def _bench(others: int, patched: bool, samples: int) -> dict:
     return summarize(_measure(call, samples))
 
 
-def run(quick: bool = False) -> Result:
+def run(quick: bool = False, tiny: bool = False) -> Result:
     result = Result("moto_query", "the local DynamoDB's Query: one partition vs the whole table")
-    sizes = (0, 10_000) if quick else (0, 10_000, 100_000)
-    samples = 20 if quick else 50
+    sizes = (0, 1_000) if tiny else (0, 10_000) if quick else (0, 10_000, 100_000)
+    samples = 3 if tiny else 20 if quick else 50
     rows = []
     for others in sizes:
         for patched in (False, True):

@@ -46,11 +46,11 @@ def _texts(count: int, seed: int = 7) -> tuple[list[str], list[str]]:
     return texts, vocabulary
 
 
-def run(quick: bool = False) -> Result:
+def run(quick: bool = False, tiny: bool = False) -> Result:
     from tests.benchmarks.common import in_process_backend
 
     result = Result("search", "search latency and index cost, one user, index in S3 (moto)")
-    count = 10_000 if quick else 100_000
+    count = 1_000 if tiny else 10_000 if quick else 100_000
     with in_process_backend() as backend, _scratch() as scratch:
         import boto3
 
