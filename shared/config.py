@@ -17,6 +17,7 @@ from shared.resources import (
     REDIS_BREAKER_ENV,
     REDIS_TIMEOUT_ENV,
     REDIS_URL_ENV,
+    SEARCH_BUCKET_ENV,
     SEND_RATE_LIMIT_ENV,
     TABLE_ENV,
     WS_MANAGEMENT_URL_ENV,
@@ -59,6 +60,11 @@ def aws_endpoint_override(service: str) -> str | None:
     """The endpoint botocore sends `service` calls to instead of AWS's (the local runtime, tests, LocalStack)."""
     service_env = "AWS_ENDPOINT_URL_" + service.upper().replace("-", "_").replace(" ", "_")
     return os.environ.get(service_env) or os.environ.get("AWS_ENDPOINT_URL") or None
+
+
+def search_bucket() -> str:
+    """The bucket holding the per-user search indexes; the default suits the local runtime and tests."""
+    return os.environ.get(SEARCH_BUCKET_ENV) or "parley-search-indexes"
 
 
 def aws_region() -> str:

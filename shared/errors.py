@@ -42,6 +42,21 @@ class ConversationNotFoundError(NotFoundError):
         super().__init__("conversation not found")
 
 
+class ForbiddenError(ParleyError):
+    """The caller may see the thing but not do this to it (outsiders get a 404 instead)."""
+
+    status = 403
+    code = "forbidden"
+
+
+class MessageNotFoundError(NotFoundError):
+    code = "message_not_found"
+
+    def __init__(self):
+        # Same answer whether it does not exist or is not the caller's: no hint that it exists.
+        super().__init__("message not found")
+
+
 class ConflictError(ParleyError):
     status = 409
     code = "conflict"

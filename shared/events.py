@@ -13,10 +13,15 @@ from shared.timefmt import iso_from_ms
 
 NEW_MESSAGE = "new_message"
 RECEIPT = "receipt"
+MESSAGE_UPDATED = "message_updated"
 
 
 def new_message_event_id(conversation_id: str, seq: int) -> str:
     return f"msg:{conversation_id}:{seq}"
+
+
+def message_updated_event_id(conversation_id: str, seq: int, version: int) -> str:
+    return f"upd:{conversation_id}:{seq}:{version}"
 
 
 def receipt_event_id(conversation_id: str, user_id: str, status: str, up_to_seq: int) -> str:
@@ -30,6 +35,18 @@ def new_message_envelope(message: Message, *, timestamp: int | None = None) -> d
         {"message": message.to_dict()},
         conversation_id=message.conversation_id,
         event_id=new_message_event_id(message.conversation_id, message.seq),
+        timestamp=timestamp,
+    )
+
+
+def message_updated_envelope(message: Message, *, timestamp: int | None = None) -> dict:
+    """`message_updated`, as pushed and as synced: the message as the recipient sees it now (its reactions,
+    a tombstone once deleted)."""
+    return envelope(
+        MESSAGE_UPDATED,
+        {"message": message.to_dict()},
+        conversation_id=message.conversation_id,
+        event_id=message_updated_event_id(message.conversation_id, message.seq, message.version),
         timestamp=timestamp,
     )
 

@@ -54,3 +54,4 @@ TYPING_LIMIT_PER_WINDOW = 20
 TYPING_WINDOW_SECONDS = 10
 # A user's conversation list is sorted in memory: at most this many rows are read (about one DynamoDB page).
 MAX_LISTED_CONVERSATIONS = 5000
+MAX_SEARCH_QUERY_LENGTH = 256  # characters of a search query (q)

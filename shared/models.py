@@ -2,13 +2,41 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from shared.ids import message_id
 
 MESSAGE_TYPES = ("text",)  # image/audio/file arrive with the media issue
 PREVIEW_LENGTH = 100
 STATUSES = ("sent", "delivered", "read")
+
+
+@dataclass(frozen=True)
+class ReplyPreview:
+    """What a reply shows of the message it quotes, embedded when the reply is sent; a tombstone once the
+    quoted message is deleted."""
+
+    seq: int
+    sender_id: str
+    type: str
+    preview: str
+    deleted: bool = False
+
+    @classmethod
+    def of(cls, message: Message) -> ReplyPreview:
+        if message.deleted:
+            return cls(message.seq, message.sender_id, message.type, "", True)
+        return cls(message.seq, message.sender_id, message.type, message.content[:PREVIEW_LENGTH])
+
+    def to_dict(self, conversation_id: str) -> dict:
+        return {
+            "id": message_id(conversation_id, self.seq),
+            "seq": self.seq,
+            "sender_id": self.sender_id,
+            "type": self.type,
+            "preview": self.preview,
+            "deleted": self.deleted,
+        }
 
 
 @dataclass(frozen=True)
@@ -21,10 +49,26 @@ class Message:
     content: str
     created_at: str
     status: str = "sent"  # derived from the conversation's markers (Conversation.status_of), never stored
+    reply_to: ReplyPreview | None = None
+    reactions: tuple[tuple[str, str], ...] = ()  # (user_id, emoji), by user id
+    deleted: bool = False  # deleted for everyone: a tombstone, its content gone
+    hidden_for: frozenset[str] = frozenset()  # deleted "for me" by these users (private to each)
+    version: int = 0  # counts changes after the send (reactions, deletes): names each message_updated
+    replied_by: frozenset[int] = frozenset()  # seqs of the replies quoting it (their previews follow a delete)
 
     @property
     def id(self) -> str:
         return message_id(self.conversation_id, self.seq)
+
+    def visible_to(self, user_id: str) -> bool:
+        """Whether the user can still see its content (not deleted, not hidden by them)."""
+        return not self.deleted and user_id not in self.hidden_for
+
+    def as_seen_by(self, user_id: str) -> Message:
+        """The message as this user sees it: one they deleted for themselves is a tombstone to them."""
+        if user_id in self.hidden_for and not self.deleted:
+            return replace(self, content="", reply_to=None, reactions=(), deleted=True)
+        return self
 
     def to_dict(self) -> dict:
         return {
@@ -37,11 +81,19 @@ class Message:
             "content": self.content,
             "created_at": self.created_at,
             "status": self.status,
+            "reply_to": self.reply_to.to_dict(self.conversation_id) if self.reply_to else None,
+            "reactions": [{"user_id": user, "emoji": emoji} for user, emoji in self.reactions],
+            "deleted": self.deleted,
         }
 
     def same_send_as(self, other: Message) -> bool:
         """True when `other` is a retry of this send (same target and payload)."""
-        return (self.conversation_id, self.type, self.content) == (other.conversation_id, other.type, other.content)
+        quoted = (self.reply_to.seq if self.reply_to else None, other.reply_to.seq if other.reply_to else None)
+        return (self.conversation_id, self.type, self.content) == (
+            other.conversation_id,
+            other.type,
+            other.content,
+        ) and quoted[0] == quoted[1]
 
 
 @dataclass(frozen=True)
@@ -51,6 +103,7 @@ class LastMessagePreview:
     type: str
     preview: str
     created_at: str
+    deleted: bool = False
 
     @classmethod
     def of(cls, message: Message) -> LastMessagePreview:
@@ -71,6 +124,8 @@ class Conversation:
     read_seq: int = 0
     peer_delivered_seq: int = 0
     peer_read_seq: int = 0
+    # The latest change to one of its messages (seq, version): each change is a message_updated event.
+    last_update: tuple[int, int] | None = None
 
     @property
     def unread_count(self) -> int:
@@ -84,6 +139,11 @@ class Conversation:
                 return "read"
             return "delivered" if seq <= max(self.peer_delivered_seq, self.peer_read_seq) else "sent"
         return "read" if seq <= self.read_seq else "delivered"
+
+    def shown(self, message: Message) -> Message:
+        """A message of this conversation as this row's user sees it: their tombstone if they deleted it
+        for themselves, with its status derived from the markers."""
+        return replace(message.as_seen_by(self.user_id), status=self.status_of(message.seq, message.sender_id))
 
     def to_dict(self) -> dict:
         last = self.last_message
@@ -101,6 +161,7 @@ class Conversation:
                 "preview": last.preview,
                 "created_at": last.created_at,
                 "status": self.status_of(last.seq, last.sender_id),
+                "deleted": last.deleted,
             }
             if last
             else None,

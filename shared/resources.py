@@ -12,7 +12,11 @@ TABLE_ENV = {
     "sent_messages": "SENT_MESSAGES_TABLE",
     "connections": "CONNECTIONS_TABLE",
     "events": "EVENTS_TABLE",
+    "stars": "STARS_TABLE",
 }
+
+# The bucket of the per-user search indexes (derived data: rebuilt from the messages if lost).
+SEARCH_BUCKET_ENV = "SEARCH_BUCKET"
 
 # The deployed WebSocket API's stage; the local runtime puts the same name in its events.
 WEBSOCKET_STAGE = "prod"

@@ -58,6 +58,8 @@ class Route:
     manages_connections: bool = False  # posts to / deletes WebSocket connections (management API)
     uses_redis: bool = False  # reaches the cache (placed in the VPC when Redis is deployed)
     reads_jwt_secret: bool = False
+    # The per-user search indexes' bucket (shared/repositories/search_indexes.py): "read" or "read_write".
+    search_indexes: Literal["read", "read_write"] | None = None
     returns_response: bool = False  # WebSocket: the handler's body is sent back to the caller
     memory_mb: int = 256
     timeout_seconds: int = 10
@@ -113,7 +115,8 @@ def _http(method: str, path: str, name: str, **kwargs) -> Route:
 _SEND_GRANTS = dict(
     tables={
         "conversations": {"GetItem"},  # participants, on a cold instance
-        "messages": {"PutItem", "GetItem", "Query"},  # the send's transaction; a retry's message; the newest seq
+        # the send's transaction; a retry's message or a quoted one; the newest seq; linking a reply
+        "messages": {"PutItem", "GetItem", "Query", "UpdateItem"},
         "sent_messages": {"PutItem", "GetItem"},  # the idempotency claim (same transaction); a retry finds it
         "user_conversations": {"UpdateItem"},  # the sender's own row, in the send's transaction
         "connections": {"BatchGetItem", "UpdateItem"},  # both users' devices; forget the gone ones
@@ -146,6 +149,31 @@ _PRESENCE_READ_GRANTS = dict(
 # Presence changes: the user's peers (a Query of their rows) get `presence` on their devices (one peer's
 # connections by GetItem, several by BatchGetItem).
 _PRESENCE_PUSH = dict(manages_connections=True, uses_redis=True)
+
+# Changing a message after its send: find it (GetItem) and prove membership (the caller's row), update it,
+# tell the participants' devices (BatchGetItem of their connections, forgetting the gone ones).
+_REACTION_GRANTS = dict(
+    tables={
+        "conversations": {"GetItem"},
+        "messages": {"GetItem", "UpdateItem"},
+        "user_conversations": {"GetItem"},
+        "connections": {"BatchGetItem", "UpdateItem"},
+    },
+    manages_connections=True,
+)
+# A delete also empties reply previews and the rows' last-message previews.
+_DELETE_GRANTS = dict(
+    tables={
+        "conversations": {"GetItem"},
+        "messages": {"GetItem", "UpdateItem"},
+        "user_conversations": {"GetItem", "UpdateItem"},
+        "connections": {"BatchGetItem", "UpdateItem"},
+    },
+    manages_connections=True,
+)
+_FIND_MESSAGE_TABLES = {"messages": {"GetItem"}, "user_conversations": {"GetItem"}}
+# Results are read back from the messages and the caller's rows, a page at a time.
+_MESSAGE_PAGE_TABLES = {"messages": {"BatchGetItem"}, "user_conversations": {"BatchGetItem"}}
 
 ROUTES: tuple[Route, ...] = (
     # Authorizers: turn a JWT into the caller's user id before any other function runs.
@@ -181,6 +209,14 @@ ROUTES: tuple[Route, ...] = (
         uses_redis=True,
     ),
     _http("GET", "/users/presence/bulk", "get_presence_bulk", **_PRESENCE_READ_GRANTS),
+    _http("GET", "/conversations/unread-count", "unread_count", tables={"user_conversations": {"Query"}}),
+    _http("POST", "/messages/{id}/reactions", "add_reaction", **_REACTION_GRANTS),
+    _http("DELETE", "/messages/{id}/reactions", "remove_reaction", **_REACTION_GRANTS),
+    _http("DELETE", "/messages/{id}", "delete_message", **_DELETE_GRANTS),
+    _http("POST", "/messages/{id}/star", "star_message", tables=_FIND_MESSAGE_TABLES | {"stars": {"PutItem"}}),
+    _http("DELETE", "/messages/{id}/star", "unstar_message", tables=_FIND_MESSAGE_TABLES | {"stars": {"DeleteItem"}}),
+    _http("GET", "/messages/starred", "list_starred", tables=_MESSAGE_PAGE_TABLES | {"stars": {"Query"}}),
+    _http("GET", "/messages/search", "search_messages", tables=_MESSAGE_PAGE_TABLES, search_indexes="read", memory_mb=512),
     # WebSocket API
     # A user's first connection creates their item; later ones and $disconnect update it.
     # Connecting and disconnecting also tell the user's peers when the user comes online or goes offline.
@@ -242,6 +278,16 @@ ROUTES: tuple[Route, ...] = (
         tables={"connections": {"UpdateItem", "GetItem", "BatchGetItem"}, "user_conversations": {"Query"}},
         retry_attempts=0,  # the next minute's run retries anything left undone
         **_PRESENCE_PUSH,
+    ),
+    # Each user's search index: its only writer, fed by that user's event log in order (README, "Search").
+    Route(
+        "search_indexer",
+        "stream",
+        "events",
+        tables={"messages": {"BatchGetItem"}},
+        search_indexes="read_write",
+        memory_mb=1024,
+        timeout_seconds=60,
     ),
 )
 

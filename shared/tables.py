@@ -10,12 +10,22 @@ Access patterns (all Query or GetItem, never Scan):
 - a user's conversations by last activity: user_conversations (user_id, conversation_id), all of the user's
   rows in one Query, sorted in memory (no index: moving an index key would cost two writes per message);
 - a user's live connections by a consistent read: connections, one item per user;
-- a user's events since a cursor (offline sync): events (user_id, seq).
+- a user's events since a cursor (offline sync): events (user_id, seq);
+- a user's starred messages, newest starred first: stars (user_id, message_id), index by_starred_at.
 """
 
 from __future__ import annotations
 
-from pynamodb.attributes import MapAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.attributes import (
+    BooleanAttribute,
+    MapAttribute,
+    NumberAttribute,
+    NumberSetAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+)
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from shared import limits
@@ -50,6 +60,16 @@ class ConversationRecord(Model):
     created_at = UnicodeAttribute()
 
 
+class ReplyTo(MapAttribute):
+    """The quoted message's preview, embedded in a reply (preview emptied once the quoted one is deleted)."""
+
+    seq = NumberAttribute()
+    sender_id = UnicodeAttribute()
+    type = UnicodeAttribute()
+    preview = UnicodeAttribute()
+    deleted = BooleanAttribute(default=False)
+
+
 class MessageRecord(Model):
     """A message, keyed by its conversation's gap-free seq (assigned at commit, shared/services/messaging.py)."""
 
@@ -62,8 +82,14 @@ class MessageRecord(Model):
     sender_id = UnicodeAttribute()
     client_message_id = UnicodeAttribute()
     type = UnicodeAttribute()
-    content = UnicodeAttribute()
+    content = UnicodeAttribute(null=True)  # removed when the message is deleted for everyone
     created_at = UnicodeAttribute()
+    reply_to = ReplyTo(null=True)
+    replied_by = NumberSetAttribute(null=True)  # seqs of the replies quoting it (their previews follow a delete)
+    reactions = MapAttribute(null=True)  # user id -> emoji
+    deleted_at = UnicodeAttribute(null=True)  # set: deleted for everyone, a tombstone
+    hidden_for = UnicodeSetAttribute(null=True)  # users who deleted it for themselves
+    version = NumberAttribute(null=True)  # counts changes after the send
 
 
 class SentMessageRecord(Model):
@@ -84,6 +110,12 @@ class LastMessage(MapAttribute):
     type = UnicodeAttribute()
     preview = UnicodeAttribute()
     created_at = UnicodeAttribute()
+    deleted = BooleanAttribute(null=True)
+
+
+class MessageVersion(MapAttribute):
+    seq = NumberAttribute()
+    version = NumberAttribute()
 
 
 class UserConversationRecord(Model):
@@ -107,6 +139,9 @@ class UserConversationRecord(Model):
     read_seq = NumberAttribute(default=0)  # this user has read up to here
     peer_delivered_seq = NumberAttribute(default=0)  # the peer's devices have received up to here
     peer_read_seq = NumberAttribute(default=0)  # the peer has read up to here
+    # The latest change to one of the conversation's messages this user sees (append_user_events turns
+    # each change into a message_updated event).
+    last_update = MessageVersion(null=True)
 
 
 class ConnectionRecord(Model):
@@ -133,6 +168,7 @@ class EventRecord(Model):
 
     class Meta(_Meta):
         table_name = table_name("events")
+        stream_view_type = STREAMED  # the search indexer reads each user's events in order
 
     user_id = UnicodeAttribute(hash_key=True)
     seq = NumberAttribute(range_key=True)
@@ -144,6 +180,28 @@ class EventRecord(Model):
     expires_at = TTLAttribute()
 
 
+class ByStarredAtIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_starred_at"
+        projection = KeysOnlyProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    starred_at = NumberAttribute(range_key=True)
+
+
+class StarRecord(Model):
+    """A message a user starred (private to them): GetItem by message to unstar, the index lists them
+    newest starred first."""
+
+    class Meta(_Meta):
+        table_name = table_name("stars")
+
+    user_id = UnicodeAttribute(hash_key=True)
+    message_id = UnicodeAttribute(range_key=True)
+    starred_at = NumberAttribute()  # epoch ms
+    by_starred_at = ByStarredAtIndex()
+
+
 # logical name (shared/resources.py) -> model
 TABLE_MODELS: dict[str, type[Model]] = {
     "conversations": ConversationRecord,
@@ -152,6 +210,7 @@ TABLE_MODELS: dict[str, type[Model]] = {
     "sent_messages": SentMessageRecord,
     "connections": ConnectionRecord,
     "events": EventRecord,
+    "stars": StarRecord,
 }
 
 # The attribute each table expires items by, if any.

@@ -104,6 +104,22 @@ def token_verifier():
     return TokenVerifier(load_auth_config(), load_secret=load_secret_string)
 
 
+@functools.cache
+def stars():
+    from shared.repositories.stars import StarRepository
+
+    return StarRepository()
+
+
+@functools.cache
+def search():
+    from shared.config import search_bucket
+    from shared.repositories.search_indexes import S3SearchIndexes
+    from shared.services.search import SearchDeps
+
+    return SearchDeps(indexes=S3SearchIndexes(search_bucket()), messages=messages(), conversations=conversations())
+
+
 def reset() -> None:
     """Forgets every per-process cache — configuration, repositories, clients, connections — so the next
     call reads the environment again and connects afresh. Tests and benchmarks call this after pointing

@@ -16,7 +16,7 @@ from shared.repositories.storage import (
     storage_call,
     transaction_connection,
 )
-from shared.tables import ConversationRecord, LastMessage, UserConversationRecord
+from shared.tables import ConversationRecord, LastMessage, MessageVersion, UserConversationRecord
 
 Row = UserConversationRecord
 
@@ -157,6 +157,42 @@ class ConversationRepository:
             condition &= Row.last_seq >= seq
         return self._move(user_id, conversation_id, [Row.read_seq.set(seq)], condition)
 
+    def get_many_for_user(self, user_id: str, conversation_ids) -> dict[str, Conversation]:
+        """The user's rows of these conversations (those that are theirs), by one BatchGetItem."""
+        keys = [(user_id, conversation_id) for conversation_id in dict.fromkeys(conversation_ids)]
+        if not keys:
+            return {}
+        with storage_call("read user conversations"):
+            rows = list(Row.batch_get(keys))
+        return {row.conversation_id: conversation_from_row(row) for row in rows}
+
+    def all_for_user(self, user_id: str) -> list[Conversation]:
+        """Every row of the user (one Query, bounded like the list)."""
+        with storage_call("list conversations"):
+            rows = list(Row.query(user_id, limit=limits.MAX_LISTED_CONVERSATIONS))
+        return [conversation_from_row(row) for row in rows]
+
+    def tombstone_last_message(self, user_id: str, conversation_id: str, seq: int) -> bool:
+        """Empties the row's last-message preview if it is message `seq` (deleted)."""
+        return self._move(
+            user_id,
+            conversation_id,
+            [Row.last_message.preview.set(""), Row.last_message.deleted.set(True)],
+            Row.conversation_id.exists() & (Row.last_message.seq == seq),
+        )
+
+    def record_update(self, user_id: str, conversation_id: str, seq: int, version: int) -> bool:
+        """Notes on the user's row that message `seq` changed (its version `version`): append_user_events
+        turns it into a message_updated event. A redelivered or older change of the same message changes
+        nothing."""
+        same_or_newer = (Row.last_update.seq == seq) & (Row.last_update.version >= version)
+        return self._move(
+            user_id,
+            conversation_id,
+            [Row.last_update.set(MessageVersion(seq=seq, version=version))],
+            Row.conversation_id.exists() & ~same_or_newer,
+        )
+
     def _move(self, user_id: str, conversation_id: str, actions: list, condition) -> bool:
         with storage_call("update conversation row"):
             try:
@@ -193,10 +229,13 @@ def conversation_from_row(row: UserConversationRecord) -> Conversation:
         created_at=row.created_at,
         last_activity_at=row.last_activity_at,
         last_seq=int(row.last_seq or 0),
-        last_message=LastMessagePreview(int(last.seq), last.sender_id, last.type, last.preview, last.created_at)
+        last_message=LastMessagePreview(
+            int(last.seq), last.sender_id, last.type, last.preview, last.created_at, bool(last.deleted)
+        )
         if last
         else None,
         read_seq=int(row.read_seq or 0),
         peer_delivered_seq=int(row.peer_delivered_seq or 0),
         peer_read_seq=int(row.peer_read_seq or 0),
+        last_update=(int(row.last_update.seq), int(row.last_update.version)) if row.last_update else None,
     )

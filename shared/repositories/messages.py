@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from shared.cursors import decode_cursor, encode_cursor
 from shared.errors import BadRequestError
 from shared.ids import MAX_SEQ
-from shared.models import LastMessagePreview, Message, Page
+from shared.models import LastMessagePreview, Message, Page, ReplyPreview
 from shared.repositories.storage import (
     cancellation_codes,
+    is_conditional_failure,
     retry_transaction,
     storage_call,
     transaction_connection,
 )
 from shared.repositories.conversations import last_message_record
-from shared.tables import MessageRecord, SentMessageRecord, UserConversationRecord
+from shared.tables import MessageRecord, ReplyTo, SentMessageRecord, UserConversationRecord
 
 _CONDITION_FAILED = "ConditionalCheckFailed"
 
@@ -87,6 +88,7 @@ class MessageRepository:
             type=message.type,
             content=message.content,
             created_at=message.created_at,
+            reply_to=_reply_record(message.reply_to),
         )
         claim = SentMessageRecord(
             message.sender_id, message.client_message_id, conversation_id=message.conversation_id, seq=message.seq
@@ -165,18 +167,126 @@ class MessageRepository:
         return Page([_message(record) for record in records], next_cursor)
 
 
+    def get(self, conversation_id: str, seq: int) -> Message | None:
+        """One message by its key, consistently read (at once after its send)."""
+        with storage_call("get message"):
+            try:
+                return _message(MessageRecord.get(conversation_id, seq, consistent_read=True))
+            except MessageRecord.DoesNotExist:
+                return None
+
+    def set_reaction(self, message: Message, user_id: str, emoji: str) -> Message | None:
+        """Sets the user's reaction (replacing theirs); None when the message was deleted meanwhile."""
+        record = MessageRecord
+        if message.reactions:
+            actions = [record.reactions[user_id].set(emoji)]
+            condition = record.reactions.exists()
+        else:  # the map must exist before a path in it can be set
+            actions = [record.reactions.set({user_id: emoji})]
+            condition = record.reactions.does_not_exist()
+        return self._change(message, actions, condition & record.deleted_at.does_not_exist())
+
+    def remove_reaction(self, message: Message, user_id: str) -> Message | None:
+        return self._change(message, [MessageRecord.reactions[user_id].remove()], MessageRecord.reactions[user_id].exists())
+
+    def delete_for_everyone(self, message: Message, deleted_at: str) -> Message | None:
+        """Leaves a tombstone: the content, reactions and quoted preview are removed from the item."""
+        record = MessageRecord
+        actions = [
+            record.deleted_at.set(deleted_at),
+            record.content.remove(),
+            record.reactions.remove(),
+            record.reply_to.remove(),
+        ]
+        return self._change(message, actions, record.deleted_at.does_not_exist())
+
+    def hide_for(self, message: Message, user_id: str) -> Message | None:
+        """"Delete for me": the message is hidden from this user alone."""
+        record = MessageRecord
+        return self._change(message, [record.hidden_for.add({user_id})], ~record.hidden_for.contains(user_id))
+
+    def link_reply(self, quoted_seq: int, reply: Message) -> Message | None:
+        """Records on the quoted message that `reply` quotes it (so a later delete reaches the reply's
+        preview); returns the quoted message as it is now, None if it is gone."""
+        with storage_call("link reply"):
+            try:
+                record = MessageRecord(reply.conversation_id, quoted_seq)
+                record.update(actions=[MessageRecord.replied_by.add({reply.seq})], condition=MessageRecord.seq.exists())
+            except UpdateError as error:
+                if is_conditional_failure(error):
+                    return None
+                raise
+        return _message(record)
+
+    def tombstone_reply_preview(self, conversation_id: str, reply_seq: int) -> Message | None:
+        """The reply's embedded preview of a message deleted since: emptied (and the reply's version moves,
+        so its devices hear of it)."""
+        record = MessageRecord
+        with storage_call("tombstone reply preview"):
+            try:
+                item = MessageRecord(conversation_id, reply_seq)
+                item.update(
+                    actions=[record.reply_to.preview.set(""), record.reply_to.deleted.set(True), record.version.add(1)],
+                    condition=record.reply_to.exists() & (record.reply_to.deleted == False),  # noqa: E712
+                )
+            except UpdateError as error:
+                if is_conditional_failure(error):
+                    return None
+                raise
+        return _message(item)
+
+    def _change(self, message: Message, actions: list, condition) -> Message | None:
+        """Applies a change to a stored message and counts it in its version; the message as it is now,
+        or None when the condition failed (the caller reads it again to see why)."""
+        item = MessageRecord(message.conversation_id, message.seq)
+        with storage_call("update message"):
+            try:
+                item.update(
+                    actions=[*actions, MessageRecord.version.add(1)],
+                    condition=MessageRecord.seq.exists() & condition,
+                )
+            except UpdateError as error:
+                if is_conditional_failure(error):
+                    return None
+                raise
+        return _message(item)
+
+
 def message_from_image(image: dict) -> Message:
     """A message from a stream record's image (DynamoDB JSON)."""
     return _message(MessageRecord.from_raw_data(image))
 
 
+def _reply_record(reply_to: ReplyPreview | None) -> ReplyTo | None:
+    if reply_to is None:
+        return None
+    return ReplyTo(
+        seq=reply_to.seq,
+        sender_id=reply_to.sender_id,
+        type=reply_to.type,
+        preview=reply_to.preview,
+        deleted=reply_to.deleted,
+    )
+
+
 def _message(record: MessageRecord) -> Message:
+    """The one mapping from a stored message (or a stream image of one) to the domain object."""
+    quoted = record.reply_to
+    reactions = record.reactions.as_dict() if record.reactions is not None else {}
     return Message(
         conversation_id=record.conversation_id,
         seq=int(record.seq),
         sender_id=record.sender_id,
         client_message_id=record.client_message_id,
         type=record.type,
-        content=record.content,
+        content=record.content or "",
         created_at=record.created_at,
+        reply_to=ReplyPreview(int(quoted.seq), quoted.sender_id, quoted.type, quoted.preview, bool(quoted.deleted))
+        if quoted
+        else None,
+        reactions=tuple(sorted(reactions.items())),
+        deleted=record.deleted_at is not None,
+        hidden_for=frozenset(record.hidden_for or ()),
+        version=int(record.version or 0),
+        replied_by=frozenset(int(seq) for seq in record.replied_by or ()),
     )

@@ -8,7 +8,14 @@
 from __future__ import annotations
 
 from shared.log import logger
-from shared.events import NEW_MESSAGE, RECEIPT, new_message_event_id, receipt_event_id
+from shared.events import (
+    MESSAGE_UPDATED,
+    NEW_MESSAGE,
+    RECEIPT,
+    message_updated_event_id,
+    new_message_event_id,
+    receipt_event_id,
+)
 from shared.models import Conversation, LastMessagePreview, LogEvent, Message
 from shared.repositories.conversations import ConversationRepository
 from shared.repositories.event_log import EventLogRepository
@@ -25,6 +32,22 @@ def on_message_stored(conversations: ConversationRepository, message: Message) -
     return moved
 
 
+def on_message_changed(conversations: ConversationRepository, old: Message, new: Message) -> None:
+    """A message changed after its send: when its version moved, the rows of those concerned note it
+    (one hiding it concerns only them), and a deleted message's text leaves their last-message preview
+    (also for a row the INSERT record moved after the delete). A redelivery changes nothing twice."""
+    if new.version <= old.version:
+        return  # not a change users hear of (a reply linked to it)
+    participants = conversations.participants(new.conversation_id) or frozenset()
+    newly_hidden = new.hidden_for - old.hidden_for
+    only_hiding = newly_hidden and (new.deleted, new.reactions, new.reply_to) == (old.deleted, old.reactions, old.reply_to)
+    concerned = sorted(newly_hidden if only_hiding else participants)
+    for user in concerned:
+        conversations.record_update(user, new.conversation_id, new.seq, new.version)
+        if new.deleted or user in new.hidden_for:
+            conversations.tombstone_last_message(user, new.conversation_id, new.seq)
+
+
 def events_for_change(old: Conversation | None, new: Conversation) -> list[LogEvent]:
     """The events one change of a user's row means for that user, in order:
 
@@ -35,7 +58,9 @@ def events_for_change(old: Conversation | None, new: Conversation) -> list[LogEv
       reply rule (a message from the peer means they have seen everything before it): the new_message
       says so already, so it gets no event of its own;
     - the user's own read_seq moved (read on another device): a `receipt` about the user, so their other
-      devices clear the badge.
+      devices clear the badge;
+    - one of its messages changed (a reaction, a delete: `last_update` moved, on_message_changed): a
+      `message_updated`.
     """
     before = old or Conversation(new.id, new.user_id, new.peer_id, new.created_at, new.last_activity_at)
     events = [
@@ -53,6 +78,10 @@ def events_for_change(old: Conversation | None, new: Conversation) -> list[LogEv
         events.append(_receipt(new.id, new.peer_id, "delivered", new.peer_delivered_seq))
     if new.read_seq > before.read_seq:
         events.append(_receipt(new.id, new.user_id, "read", new.read_seq))
+    if new.last_update is not None and new.last_update != before.last_update:
+        seq, version = new.last_update
+        data = {"seq": seq, "version": version}
+        events.append(LogEvent(message_updated_event_id(new.id, seq, version), MESSAGE_UPDATED, new.id, data))
     return events
 
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from shared import metrics, validation
 from shared.envelope import encode
 from shared.errors import BadRequestError, ConflictError, ConversationNotFoundError, StorageUnavailableError
 from shared.events import message_ack_envelope, new_message_envelope
-from shared.ids import MAX_SEQ, is_conversation_id
+from shared.ids import MAX_SEQ, is_conversation_id, parse_message_id
 from shared.log import logger
-from shared.models import MESSAGE_TYPES, Message, Page
+from shared.models import MESSAGE_TYPES, Message, Page, ReplyPreview
 from shared.push import Pusher, fan_out
 from shared.ratelimit import SendLimiter
 from shared.repositories.connections import ConnectionRepository
@@ -33,6 +33,7 @@ class SendMessageRequest:
     client_message_id: str
     type: str
     content: str
+    reply_to_seq: int | None = None  # the quoted message, of the same conversation
 
     @classmethod
     def from_body(cls, conversation_id: object, body: dict) -> SendMessageRequest:
@@ -41,11 +42,18 @@ class SendMessageRequest:
         message_type = body.get("type", "text")
         if message_type not in MESSAGE_TYPES:
             raise BadRequestError(f"type must be one of: {', '.join(MESSAGE_TYPES)}")
+        reply_to_seq = None
+        if body.get("reply_to") is not None:
+            quoted = parse_message_id(body["reply_to"])
+            if quoted is None or quoted[0] != conversation_id:
+                raise BadRequestError("reply_to must be the id of a message of this conversation")
+            reply_to_seq = quoted[1]
         return cls(
             conversation_id=conversation_id,
             client_message_id=validation.client_message_id(body.get("client_message_id")),
             type=message_type,
             content=validation.text_content(body.get("content")),
+            reply_to_seq=reply_to_seq,
         )
 
 
@@ -76,15 +84,41 @@ def send_message(
     """
     participants = require_participant(deps.conversations, sender_id, request.conversation_id)
     deps.limiter.check(sender_id)
+    reply_to = _quoted(deps.messages, request) if request.reply_to_seq else None
     created_ms = now_ms()
-    message, created = _store(deps.messages, sender_id, request, iso_from_ms(created_ms))
+    message, created = _store(deps.messages, sender_id, request, iso_from_ms(created_ms), reply_to)
     metrics.count(metrics.MESSAGES_STORED if created else metrics.DUPLICATE_SENDS)
+    if message.reply_to is not None:
+        message = _link_reply(deps.messages, message)
     if deps.pusher is not None:
         push_to_users(deps, participants, new_message_envelope(message), skip=origin_connection_id)
     return SendResult(message, created)
 
 
-def _store(messages: MessageRepository, sender_id: str, request: SendMessageRequest, created_at: str):
+def _quoted(messages: MessageRepository, request: SendMessageRequest) -> ReplyPreview:
+    quoted = messages.get(request.conversation_id, request.reply_to_seq)
+    if quoted is None:
+        raise BadRequestError("reply_to must be the id of a message of this conversation")
+    return ReplyPreview.of(quoted)
+
+
+def _link_reply(messages: MessageRepository, reply: Message) -> Message:
+    """Notes the reply on the quoted message, so deleting that one reaches this preview. If the quoted
+    message was deleted since the preview was taken, the preview becomes its tombstone here (a delete
+    either sees this link or happened before it: nothing slips between). Idempotent, run on retries too."""
+    quoted = messages.link_reply(reply.reply_to.seq, reply)
+    if quoted is not None and quoted.deleted and not reply.reply_to.deleted:
+        return messages.tombstone_reply_preview(reply.conversation_id, reply.seq) or reply
+    return reply
+
+
+def _store(
+    messages: MessageRepository,
+    sender_id: str,
+    request: SendMessageRequest,
+    created_at: str,
+    reply_to: ReplyPreview | None = None,
+):
     refresh = False
     for attempt in range(_SEQ_ATTEMPTS):
         seq = messages.next_seq(request.conversation_id, refresh=refresh)
@@ -98,6 +132,7 @@ def _store(messages: MessageRepository, sender_id: str, request: SendMessageRequ
             type=request.type,
             content=request.content,
             created_at=created_at,
+            reply_to=reply_to,
         )
         try:
             messages.store(message)
@@ -154,4 +189,6 @@ def list_messages(
     if row is None:
         raise ConversationNotFoundError(conversation_id)
     page = messages.list_newest_first(conversation_id, limit, cursor)
-    return Page([replace(m, status=row.status_of(m.seq, m.sender_id)) for m in page.items], page.next_cursor)
+    # A message the caller deleted for themselves is left out (the page may then be short; the cursor holds).
+    shown = [row.shown(m) for m in page.items if user_id not in m.hidden_for]
+    return Page(shown, page.next_cursor)

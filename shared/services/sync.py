@@ -8,13 +8,20 @@ limits.EVENT_RETENTION_SECONDS, so a cursor whose time is older than that may ha
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from shared import limits
 from shared.cursors import decode_cursor, encode_cursor
 from shared.envelope import encode
 from shared.errors import BadRequestError, ResyncRequiredError
-from shared.events import NEW_MESSAGE, RECEIPT, new_message_envelope, receipt_envelope
+from shared.events import (
+    MESSAGE_UPDATED,
+    NEW_MESSAGE,
+    RECEIPT,
+    message_updated_envelope,
+    new_message_envelope,
+    receipt_envelope,
+)
 from shared.models import LogEvent
 from shared.repositories.event_log import EventLogRepository
 from shared.repositories.messages import MessageRepository
@@ -23,6 +30,7 @@ from shared.repositories.messages import MessageRepository
 # Messages are read 100 at a time (one BatchGetItem) as the page fills, not all at once: a page of big
 # messages stops at the byte limit long before `limit`, and what it would not send is not read.
 _MESSAGES_PER_READ = 100
+_NAMING_A_MESSAGE = (NEW_MESSAGE, MESSAGE_UPDATED)  # events rebuilt from the message as it is now
 
 
 @dataclass(frozen=True)
@@ -78,8 +86,8 @@ def sync(
             break
         if index % _MESSAGES_PER_READ == 0:  # the messages of the next entries, as the page fills
             chunk = entries[index : index + _MESSAGES_PER_READ]
-            stored = messages.get_many([(e.conversation_id, int(e.data.get("seq", 0))) for e in chunk if e.type == NEW_MESSAGE])
-        frame = _envelope(entry, stored)
+            stored = messages.get_many([(e.conversation_id, int(e.data.get("seq", 0))) for e in chunk if e.type in _NAMING_A_MESSAGE])
+        frame = _envelope(entry, stored, user_id)
         frame_bytes = len(encode(frame).encode()) + 1 if frame else 0
         if events and size + frame_bytes > limits.SYNC_MAX_PAGE_BYTES:
             cut_at = entry
@@ -100,11 +108,19 @@ def sync(
     return SyncPage(events, cursor, has_more)
 
 
-def _envelope(entry: LogEvent, stored: dict) -> dict | None:
+
+def _envelope(entry: LogEvent, stored: dict, user_id: str) -> dict | None:
+    """The event's envelope; a message is as it is now (a tombstone once deleted, or hidden by the user)."""
     timestamp = entry.created_at_ms // 1000
+    message = stored.get((entry.conversation_id, int(entry.data.get("seq", 0))))
     if entry.type == NEW_MESSAGE:
-        message = stored.get((entry.conversation_id, int(entry.data.get("seq", 0))))
-        return new_message_envelope(message, timestamp=timestamp) if message else None
+        return new_message_envelope(message.as_seen_by(user_id), timestamp=timestamp) if message else None
+    if entry.type == MESSAGE_UPDATED:
+        # Named by the version it announced, so the id matches the live push; the content is today's.
+        if message is None:
+            return None
+        announced = replace(message.as_seen_by(user_id), version=int(entry.data.get("version", 0)))
+        return message_updated_envelope(announced, timestamp=timestamp)
     if entry.type == RECEIPT:
         data = entry.data
         return receipt_envelope(

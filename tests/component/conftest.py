@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import urllib.request
 
+import boto3
 import pytest
 import redis as redis_lib
 from moto.server import ThreadedMotoServer
 
 from infra.local import moto_streams
-from shared import wiring
+from shared import config, wiring
 from shared.tables import TABLE_MODELS
 from tests.conftest import MOTO_PORT
 from tests.support.management_api import RecordingManagementApi
@@ -32,10 +33,11 @@ def moto_url():
 
 @pytest.fixture
 def tables(moto_url):
-    """Empty tables for every test."""
+    """Empty tables (and an empty search-index bucket) for every test."""
     urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")).read()
     for model in TABLE_MODELS.values():
         model.create_table(wait=True)
+    boto3.client("s3", endpoint_url=moto_url).create_bucket(Bucket=config.search_bucket())
 
 
 @pytest.fixture(scope="session")

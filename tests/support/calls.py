@@ -7,7 +7,15 @@ import json
 from functions import (
     get_presence,
     get_presence_bulk,
+    add_reaction,
+    delete_message,
     list_conversations,
+    list_starred,
+    remove_reaction,
+    search_messages,
+    star_message,
+    unread_count,
+    unstar_message,
     list_messages,
     mark_read,
     send_message,
@@ -32,8 +40,10 @@ def start(user: str, peer: str) -> str:
     return parse(start_conversation.handler(event, None))[1]["conversation"]["id"]
 
 
-def send(user: str, conversation_id: str, content: str = "hello", client_message_id: str = "m1") -> tuple[int, dict]:
-    body = {"client_message_id": client_message_id, "type": "text", "content": content}
+def send(
+    user: str, conversation_id: str, content: str = "hello", client_message_id: str = "m1", **extra
+) -> tuple[int, dict]:
+    body = {"client_message_id": client_message_id, "type": "text", "content": content} | extra
     return parse(send_message.handler(http_event("send_message", user_id=user, path={"id": conversation_id}, body=body), None))
 
 
@@ -121,3 +131,39 @@ def presence(user: str, of: str) -> tuple[int, dict]:
 
 def presence_bulk(user: str, ids: str) -> tuple[int, dict]:
     return parse(get_presence_bulk.handler(http_event("get_presence_bulk", user_id=user, query={"ids": ids}), None))
+def _on_message(handler, name: str, user: str, message_id: str, body=None, query=None) -> tuple[int, dict]:
+    event = http_event(name, user_id=user, path={"id": message_id}, body=body, query=query)
+    return parse(handler(event, None))
+
+
+def react(user: str, message_id: str, emoji) -> tuple[int, dict]:
+    return _on_message(add_reaction.handler, "add_reaction", user, message_id, body={"emoji": emoji})
+
+
+def unreact(user: str, message_id: str) -> tuple[int, dict]:
+    return _on_message(remove_reaction.handler, "remove_reaction", user, message_id)
+
+
+def delete(user: str, message_id: str, for_me: bool = False) -> tuple[int, dict]:
+    return _on_message(delete_message.handler, "delete_message", user, message_id, query={"for": "me"} if for_me else None)
+
+
+def star(user: str, message_id: str) -> tuple[int, dict]:
+    return _on_message(star_message.handler, "star_message", user, message_id)
+
+
+def unstar(user: str, message_id: str) -> tuple[int, dict]:
+    return _on_message(unstar_message.handler, "unstar_message", user, message_id)
+
+
+def starred(user: str, **query) -> tuple[int, dict]:
+    return parse(list_starred.handler(http_event("list_starred", user_id=user, query=query or None), None))
+
+
+def search(user: str, q, **query) -> tuple[int, dict]:
+    query = ({"q": q} if q is not None else {}) | query
+    return parse(search_messages.handler(http_event("search_messages", user_id=user, query=query), None))
+
+
+def unread(user: str) -> tuple[int, dict]:
+    return parse(unread_count.handler(http_event("unread_count", user_id=user), None))
