@@ -17,6 +17,7 @@ from infra.constructs.data import DataTables
 from infra.constructs.endpoint_function import EndpointFunction, FunctionDependencies
 from infra.constructs.layers import RuntimeLayers, function_code
 from infra.constructs.monitoring import Monitoring
+from infra.constructs.search import SearchIndexBucket
 from infra.constructs.triggers import Triggers
 from shared.routes import ROUTES, Route
 
@@ -73,6 +74,7 @@ class ParleyStack(cdk.Stack):
             websocket_stage=apis.websocket_stage,
             jwt=jwt,
             cache=self.cache,
+            search_bucket=SearchIndexBucket(self, "Search").bucket,
             tracing=settings.tracing,
         )
         functions = Construct(self, "Functions")

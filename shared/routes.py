@@ -161,13 +161,14 @@ _REACTION_GRANTS = dict(
     },
     manages_connections=True,
 )
-# A delete also empties reply previews and the rows' last-message previews.
+# A delete also empties reply previews and the rows' last-message previews; one "for me" tells the
+# caller's devices only (GetItem of their connections).
 _DELETE_GRANTS = dict(
     tables={
         "conversations": {"GetItem"},
         "messages": {"GetItem", "UpdateItem"},
         "user_conversations": {"GetItem", "UpdateItem"},
-        "connections": {"BatchGetItem", "UpdateItem"},
+        "connections": {"GetItem", "BatchGetItem", "UpdateItem"},
     },
     manages_connections=True,
 )

@@ -10,6 +10,7 @@ from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.constructs.auth import JwtVerification
@@ -17,7 +18,14 @@ from infra.constructs.cache import Cache
 from infra.constructs.data import has_indexes
 from infra.constructs.layers import ARCHITECTURE, RUNTIME
 from infra.constructs.nag import acknowledge, logical_id
-from shared.resources import LOG_LEVEL_ENV, REDIS_URL_ENV, SERVICE_NAME, TABLE_ENV, WS_MANAGEMENT_URL_ENV
+from shared.resources import (
+    LOG_LEVEL_ENV,
+    REDIS_URL_ENV,
+    SEARCH_BUCKET_ENV,
+    SERVICE_NAME,
+    TABLE_ENV,
+    WS_MANAGEMENT_URL_ENV,
+)
 from shared.routes import Route
 
 
@@ -32,6 +40,7 @@ class FunctionDependencies:
     websocket_stage: apigwv2.WebSocketStage
     jwt: JwtVerification
     cache: Cache | None  # None when deployed without Redis
+    search_bucket: s3.IBucket  # the per-user search indexes
     # X-Ray active tracing (context flag `tracing`): Lambda records each invocation and its init phase.
     # No tracing SDK in the functions: Powertools Tracer (aws-xray-sdk) would add ~200 ms to every cold start.
     tracing: bool = False
@@ -70,6 +79,10 @@ class EndpointFunction(Construct):
             deps.websocket_stage.grant_management_api_access(self.function)
         if route.reads_jwt_secret:
             deps.jwt.grant_read(self.function)
+        if route.search_indexes == "read":
+            deps.search_bucket.grant_read(self.function)
+        elif route.search_indexes == "read_write":
+            deps.search_bucket.grant_read_write(self.function)
         self._acknowledge_findings(deps, in_vpc)
 
     def _acknowledge_findings(self, deps: FunctionDependencies, in_vpc: bool) -> None:
@@ -102,6 +115,19 @@ class EndpointFunction(Construct):
                     f"AwsSolutions-IAM5[Resource::<{logical_id(deps.tables[logical])}.Arn>/index/*]",
                     f"The {logical} table's own indexes, which the route queries (grant_*_data covers them).",
                 )
+        if self.route.search_indexes:
+            acknowledge(
+                self,
+                "AwsSolutions-IAM5[Action::s3:GetObject*]",
+                "Reads the search index objects (one per user, keys known only at run time).",
+            )
+            for finding in ("Action::s3:GetBucket*", "Action::s3:List*", "Action::s3:DeleteObject*", "Action::s3:Abort*"):
+                acknowledge(self, f"AwsSolutions-IAM5[{finding}]", "Bucket.grant_read/grant_read_write's own action set.")
+            acknowledge(
+                self,
+                f"AwsSolutions-IAM5[Resource::<{logical_id(deps.search_bucket)}.Arn>/*]",
+                "Every user's index object: the function reads (and the indexer writes) whichever user's it serves.",
+            )
         if self.route.manages_connections:
             acknowledge(
                 self,
@@ -122,4 +148,6 @@ def _environment(route: Route, deps: FunctionDependencies) -> dict[str, str]:
         env[WS_MANAGEMENT_URL_ENV] = deps.websocket_stage.callback_url
     if route.reads_jwt_secret:
         env.update(deps.jwt.environment)
+    if route.search_indexes:
+        env[SEARCH_BUCKET_ENV] = deps.search_bucket.bucket_name
     return env

@@ -347,6 +347,7 @@ def start_services(env: Environment) -> LocalServices:
         else:
             services.aws_endpoint_url = env.get("AWS_ENDPOINT_URL")
         services.tables = create_tables()
+        create_search_bucket()
     except BaseException:
         services.stop()
         raise
@@ -376,3 +377,21 @@ def create_tables() -> list[str]:
 
     with ThreadPoolExecutor(max_workers=len(TABLE_MODELS), thread_name_prefix="create-table") as pool:
         return list(pool.map(create, TABLE_MODELS.values()))
+
+
+def create_search_bucket() -> str:
+    """The bucket of the per-user search indexes (the stack's SearchIndexBucket), unless it exists."""
+    from botocore.exceptions import ClientError
+
+    from shared.aws import botocore_session
+    from shared.config import aws_region, search_bucket
+
+    bucket, region = search_bucket(), aws_region()
+    s3 = botocore_session().create_client("s3", region_name=region)
+    options = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    try:
+        s3.create_bucket(Bucket=bucket, **options)
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise
+    return bucket

@@ -22,6 +22,7 @@ from tests.support.calls import (
     ack,
     connect,
     conversations,
+    delete,
     disconnect,
     history,
     http_mark_read,
@@ -29,9 +30,16 @@ from tests.support.calls import (
     ping,
     presence,
     presence_bulk,
+    react,
+    search,
     send,
+    star,
+    starred,
     start,
     sync,
+    unreact,
+    unread,
+    unstar,
     ws_mark_read,
     ws_send,
     ws_sync_frame,
@@ -65,8 +73,9 @@ def _sends(backend, streams, send_one: Callable[[str, str, str], object]) -> Non
     connect(alice, f"{alice}-phone")  # first: a connect tells the peers, which would forget the gone device
     _with_gone_device(backend, bob)
     _cold()
-    send_one(alice, conversation_id, "first")
+    first = send_one(alice, conversation_id, "first")
     send_one(alice, conversation_id, "first")  # a retry: answered with the stored message
+    send_one(alice, conversation_id, "reply", reply_to=first["message"]["id"])  # reads and links the quoted one
 
 
 def _reads(backend, streams, read: Callable[[str, str], object]) -> None:
@@ -178,14 +187,27 @@ def _presence_reads(backend, streams, read: Callable[[str, str], object]) -> Non
     read(alice, f"{bob},{carol}")  # several: BatchGetItem
 
 
+def _message_actions(backend, streams, act: Callable[[str, str, str], object]) -> None:
+    """alice's message, a reply quoting it, both users' devices (one gone); then `act(alice, bob, id)`."""
+    alice, bob = _users()
+    conversation_id = start(alice, bob)
+    message_id = send(alice, conversation_id, "lunch?", "1")[1]["message"]["id"]
+    send(bob, conversation_id, "yes", "2", reply_to=message_id)
+    streams.drain()
+    _with_gone_device(backend, bob)
+    connect(alice, f"{alice}-phone")
+    _cold()
+    act(alice, bob, message_id)
+
+
 SCENARIOS: dict[str, Callable] = {
     "list_conversations": lambda backend, streams: conversations(_users()[0]),
     "start_conversation": lambda backend, streams: [start(a, b) for a, b in [_users()] * 2],  # new, then found
     "get_conversation": _get,
     "list_messages": lambda backend, streams: (lambda a, b: (start(a, b), _cold(), history(a, start(a, b))))(*_users()),
-    "send_message": lambda backend, streams: _sends(backend, streams, lambda u, c, m: send(u, c, "hi", m)),
+    "send_message": lambda backend, streams: _sends(backend, streams, lambda u, c, m, **x: send(u, c, "hi", m, **x)[1]),
     "ws_send_message": lambda backend, streams: _sends(
-        backend, streams, lambda u, c, m: ws_send(u, f"{u}-phone", c, "hi", m)
+        backend, streams, lambda u, c, m, **x: ws_send(u, f"{u}-phone", c, "hi", m, **x)["data"]
     ),
     "mark_read": lambda backend, streams: _reads(backend, streams, lambda u, c: http_mark_read(u, c)),
     "ws_read": lambda backend, streams: _reads(backend, streams, lambda u, c: ws_mark_read(u, f"{u}-phone", c)),
@@ -205,6 +227,21 @@ SCENARIOS: dict[str, Callable] = {
     "get_presence_bulk": lambda backend, streams: _presence_reads(backend, streams, presence_bulk),
     "on_message_stored": _consumers,
     "append_user_events": _consumers,
+    "search_indexer": _consumers,
+    "unread_count": lambda backend, streams: unread(_users()[0]),
+    "add_reaction": lambda backend, streams: _message_actions(backend, streams, lambda a, b, m: react(b, m, "👍")),
+    "remove_reaction": lambda backend, streams: _message_actions(
+        backend, streams, lambda a, b, m: (react(b, m, "👍"), _with_gone_device(backend, b), _cold(), unreact(b, m))
+    ),
+    "delete_message": lambda backend, streams: _message_actions(
+        backend, streams, lambda a, b, m: (delete(b, m, for_me=True), _with_gone_device(backend, b), delete(a, m))
+    ),
+    "star_message": lambda backend, streams: _message_actions(backend, streams, lambda a, b, m: star(b, m)),
+    "unstar_message": lambda backend, streams: _message_actions(backend, streams, lambda a, b, m: unstar(b, m)),
+    "list_starred": lambda backend, streams: _message_actions(
+        backend, streams, lambda a, b, m: (star(b, m), _cold(), starred(b))
+    ),
+    "search_messages": lambda backend, streams: _message_actions(backend, streams, lambda a, b, m: search(b, "lunch")),
 }
 
 

@@ -47,8 +47,8 @@ def send(
     return parse(send_message.handler(http_event("send_message", user_id=user, path={"id": conversation_id}, body=body), None))
 
 
-def ws_send(user: str, connection_id: str, conversation_id: str, content: str, client_message_id: str) -> dict:
-    body = {"action": "sendMessage", "conversation_id": conversation_id, "client_message_id": client_message_id, "content": content}
+def ws_send(user: str, connection_id: str, conversation_id: str, content: str, client_message_id: str, **extra) -> dict:
+    body = {"action": "sendMessage", "conversation_id": conversation_id, "client_message_id": client_message_id, "content": content} | extra
     return json.loads(ws_send_message.handler(ws_event("sendMessage", connection_id=connection_id, user_id=user, body=body), None)["body"])
 
 
@@ -131,6 +131,8 @@ def presence(user: str, of: str) -> tuple[int, dict]:
 
 def presence_bulk(user: str, ids: str) -> tuple[int, dict]:
     return parse(get_presence_bulk.handler(http_event("get_presence_bulk", user_id=user, query={"ids": ids}), None))
+
+
 def _on_message(handler, name: str, user: str, message_id: str, body=None, query=None) -> tuple[int, dict]:
     event = http_event(name, user_id=user, path={"id": message_id}, body=body, query=query)
     return parse(handler(event, None))
