@@ -40,7 +40,8 @@ def on_message_changed(conversations: ConversationRepository, old: Message, new:
         return  # not a change users hear of (a reply linked to it)
     participants = conversations.participants(new.conversation_id) or frozenset()
     newly_hidden = new.hidden_for - old.hidden_for
-    only_hiding = newly_hidden and (new.deleted, new.reactions, new.reply_to) == (old.deleted, old.reactions, old.reply_to)
+    unchanged_for_others = (new.deleted, new.reactions, new.reply_to) == (old.deleted, old.reactions, old.reply_to)
+    only_hiding = newly_hidden and unchanged_for_others
     concerned = sorted(newly_hidden if only_hiding else participants)
     for user in concerned:
         conversations.record_update(user, new.conversation_id, new.seq, new.version)

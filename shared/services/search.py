@@ -133,7 +133,8 @@ def index_user_events(deps: SearchDeps, events: list[MessageEvent]) -> None:
             message = messages.get((event.conversation_id, event.seq))
             if message is not None and message.visible_to(user_id):
                 if event.new and message.type == "text":
-                    entries.append(IndexEntry(message.conversation_id, message.seq, _epoch_ms(message.created_at), message.content))
+                    created_ms = _epoch_ms(message.created_at)
+                    entries.append(IndexEntry(message.conversation_id, message.seq, created_ms, message.content))
             else:
                 removals.append((event.conversation_id, event.seq))
         try:

@@ -154,7 +154,7 @@ def _capacity_meter():
 
 def _measure(result: Result, backend, counter: CallCounter, pump, repeats: int) -> None:
     from functions import list_messages, send_message, start_conversation, sync_events, ws_ack, ws_connect, ws_read
-    from functions import ws_send_message
+    from functions import add_reaction, delete_message, star_message, ws_send_message
     from tests.support.events import http_event, parse, ws_event
     redis_stats = RedisServerStats(backend.redis_url)
     counter.uncounted.append(redis_stats.client)
@@ -202,6 +202,16 @@ def _measure(result: Result, backend, counter: CallCounter, pump, repeats: int) 
 
     def sync_page() -> tuple[int, dict]:
         return parse(sync_events.handler(http_event("sync_events", user_id=bob, query={"limit": "100"}), None))
+
+    def on_message(function, user, body=None) -> tuple[int, dict]:
+        name = function.__name__.rsplit(".", 1)[-1]
+        event = http_event(name, user_id=user, path={"id": last_sent["message_id"]}, body=body)
+        return parse(function.handler(event, None))
+
+    emoji = iter(["👍", "❤️"] * 1000)
+
+    def react() -> tuple[int, dict]:
+        return on_message(add_reaction, bob, {"emoji": next(emoji)})
 
     def consumer(name: str):
         def deliver() -> tuple[int, dict]:
@@ -256,6 +266,11 @@ def _measure(result: Result, backend, counter: CallCounter, pump, repeats: int) 
          lambda: receipt(ws_read.handler, "read"), 200, 3, None),
         ("history page", "GET …/messages: 50 newest of 60 (default page)", history, 200, 0, fill_history),
         ("sync page", "GET /sync: the recipient's first 100 events, rebuilt", sync_page, 200, 0, None),
+        ("reaction", "POST /messages/{id}/reactions by the recipient (a new emoji each time): both users' 4 "
+         "devices get `message_updated`", react, 200, 4, None),
+        ("star", "POST /messages/{id}/star by the recipient", lambda: on_message(star_message, bob), 200, 0, None),
+        ("delete", "DELETE /messages/{id} by its sender, a fresh message each time: both users' 4 devices get "
+         "`message_updated`", lambda: on_message(delete_message, alice), 200, 4, warm_up),
     ]
     counts = []
     for label, _, action, expected_status, expected_posts, setup in scenarios:
@@ -290,7 +305,7 @@ def _measure(result: Result, backend, counter: CallCounter, pump, repeats: int) 
     for label, _, action, _, _, _ in scenarios:
         samples = []
         for _ in range(repeats):
-            if label in ("on_message_stored", "append_user_events"):
+            if label in ("on_message_stored", "append_user_events", "delete"):
                 ws_first_send()
                 if label == "append_user_events":
                     pump.pump(only="on_message_stored")

@@ -156,6 +156,9 @@ class Backend:
         urllib.request.urlopen(urllib.request.Request(f"{self.moto_url}/moto-api/reset", method="POST")).read()
         for model in TABLE_MODELS.values():
             model.create_table(wait=True)
+        from infra.local.services import create_search_bucket
+
+        create_search_bucket()
 
 
 def reset_clients() -> None:

@@ -194,8 +194,8 @@ def _message_actions(backend, streams, act: Callable[[str, str, str], object]) -
     message_id = send(alice, conversation_id, "lunch?", "1")[1]["message"]["id"]
     send(bob, conversation_id, "yes", "2", reply_to=message_id)
     streams.drain()
+    connect(alice, f"{alice}-phone")  # first: its presence push would find bob's gone device
     _with_gone_device(backend, bob)
-    connect(alice, f"{alice}-phone")
     _cold()
     act(alice, bob, message_id)
 
