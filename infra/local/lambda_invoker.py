@@ -74,7 +74,7 @@ class LambdaInvoker:
         context = LambdaContext(
             route,
             region=self._region,
-            log_stream_name=self._log_streams.setdefault(route.name, new_log_stream_name()),
+            log_stream_name=self._log_stream(route),
             deadline_epoch_ms=deadline_ms,
         )
         loop = asyncio.get_running_loop()
@@ -89,6 +89,12 @@ class LambdaInvoker:
                 route.timeout_seconds,
             )
             raise FunctionTimeout(route) from None
+
+    def _log_stream(self, route: Route) -> str:
+        stream = self._log_streams.get(route.name)
+        if stream is None:
+            stream = self._log_streams.setdefault(route.name, new_log_stream_name())
+        return stream
 
     def _run(self, route: Route, payload: str, context: LambdaContext) -> Any:
         started = time.perf_counter()

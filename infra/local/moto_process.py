@@ -65,6 +65,55 @@ def _skip_per_request_lookups() -> None:
     moto.core.responses.method_names_from_class = functools.cache(moto.core.responses.method_names_from_class)
 
 
+class _NothingToDrain:
+    def register(self, *args) -> None:
+        pass
+
+    def select(self, timeout=None) -> list:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+def _keep_alive_handler(base):
+    """werkzeug's development server answers every request with `Connection: close`, so every DynamoDB
+    call opened a TCP connection and moto started a thread for it (both sides' CPU, per request). This
+    handler keeps HTTP/1.1 connections open, as DynamoDB does: it reads whatever of a request's body the
+    app left unread (the next request starts after it) and closes only after a chunked body."""
+    import types
+
+    import werkzeug.serving
+    from werkzeug.wsgi import LimitedStream
+
+    # After each response werkzeug reads whatever the client sent next and throws it away (it expects to
+    # close the connection): on a kept-alive one that is the next request. Its only use of `selectors`.
+    werkzeug.serving.selectors = types.SimpleNamespace(DefaultSelector=_NothingToDrain, EVENT_READ=None)
+
+    class KeepAliveRequestHandler(base):
+        def make_environ(self):
+            environ = super().make_environ()
+            if environ.get("wsgi.input_terminated"):  # chunked: its end is not known here
+                self.close_connection = True
+                self._body = None
+            else:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                self._body = environ["wsgi.input"] = LimitedStream(environ["wsgi.input"], length)
+            return environ
+
+        def run_wsgi(self):
+            super().run_wsgi()
+            if getattr(self, "_body", None) is not None:
+                self._body.exhaust()
+
+        def send_header(self, keyword, value):
+            if keyword.lower() == "connection" and value.lower() == "close" and not self.close_connection:
+                return
+            super().send_header(keyword, value)
+
+    return KeepAliveRequestHandler
+
+
 def _exit_when_orphaned(parent: int) -> None:
     while os.getppid() == parent:  # an orphan's parent becomes init (or a subreaper)
         time.sleep(WATCHDOG_INTERVAL_SECONDS)
@@ -99,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     _skip_per_request_lookups()
     app = DomainDispatcherApplication(create_backend_app)
     # Bound and listening from here on; requests wait in the backlog until serve_forever.
-    server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    server = make_server(args.host, args.port, app, threaded=True, request_handler=_keep_alive_handler(MotoRequestHandler))
     _warm(app)
 
     # What exists now (moto, botocore's models, Flask: ~100k objects) lives as long as the process: keep it

@@ -27,7 +27,7 @@ import threading
 import time
 from typing import Any
 
-from infra.local import moto_dynamodb
+from infra.local import moto_dynamodb, moto_responses
 
 log = logging.getLogger("local.moto.streams")
 
@@ -57,6 +57,7 @@ def install(ttl_sweep_seconds: float | None = DEFAULT_TTL_SWEEP_SECONDS) -> None
     from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
     moto_dynamodb.install()
+    moto_responses.install()
     StreamShard.add = _add
     StreamShard.get = _get
     StreamShard.next_sequence_number = property(_next_sequence_number)

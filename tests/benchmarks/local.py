@@ -47,10 +47,10 @@ OPTIONS = RuntimeOptions()
 
 
 @contextlib.contextmanager
-def local_runtime():
+def local_runtime(**extra_env: str):
     from tests.support.local_runtime import run_local_runtime
 
-    env = runtime_env()
+    env = runtime_env() | extra_env
     if OPTIONS.aws_endpoint_url:
         env["AWS_ENDPOINT_URL"] = OPTIONS.aws_endpoint_url
     with run_local_runtime(env=env) as runtime:
