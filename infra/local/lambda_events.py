@@ -34,7 +34,8 @@ Pairs = Sequence[tuple[str, str]]
 
 def new_id() -> str:
     """An id shaped like API Gateway's request and connection ids, e.g. ``L0SM9cOFvHcCIhw=``."""
-    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(15)) + "="
+    # One read of the OS's randomness per id, not one per character (ids are made several times per send).
+    return "".join(_ID_ALPHABET[byte % len(_ID_ALPHABET)] for byte in secrets.token_bytes(15)) + "="
 
 
 def now_ms() -> int:

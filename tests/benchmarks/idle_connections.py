@@ -81,20 +81,32 @@ async def _open_idle(session, runtime, count: int) -> tuple[list, list[str], flo
     return sockets, failures, time.perf_counter() - started
 
 
+def _cpu(processes) -> dict:
+    return {role: p.seconds() for role, p in processes.items()}
+
+
+def _cpu_per_send(processes, before: dict, sends: int) -> dict:
+    """CPU milliseconds each process spent per measured send: unlike latency, barely moved by other load
+    on the machine."""
+    after = _cpu(processes)
+    return {role: (after[role] - before[role]) * 1000 / max(sends, 1) for role in processes
+            if None not in (before[role], after[role])}
+
+
 async def _measure(runtime, cfg: dict) -> dict:
     async with client_session() as session:
         pairs = await make_pairs(session, runtime, 1, "idle-pair")
         await _latency(pairs, "ws", 3, (0, 0.02), "warm-up")
+        processes = runtime_processes(runtime)
+        floor_cpu = _cpu(processes)
         floor = await _latency(pairs, "ws", cfg["sends"], (0.02, 0.02), "no other connections")
+        floor_cpu = _cpu_per_send(processes, floor_cpu, len(floor.delivery_ms))
         sockets, failures, connect_seconds = await _open_idle(session, runtime, cfg["idle"])
         await asyncio.sleep(2)  # the last $connects' work settles
         rss = _rss_mb(runtime.pid)
-        processes = runtime_processes(runtime)
-        cpu_before = {role: p.seconds() for role, p in processes.items()}
-        loaded_started = time.perf_counter()
+        loaded_cpu = _cpu(processes)
         loaded = await _latency(pairs, "ws", cfg["sends"], (0.02, 0.02), f"{len(sockets):,} idle connections open")
-        loaded_seconds = time.perf_counter() - loaded_started
-        cpu_after = {role: p.seconds() for role, p in processes.items()}
+        loaded_cpu = _cpu_per_send(processes, loaded_cpu, len(loaded.delivery_ms))
         still_open = sum(1 for ws in sockets if not ws.closed)
         closing = time.perf_counter()
         await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
@@ -102,9 +114,7 @@ async def _measure(runtime, cfg: dict) -> dict:
         await close_pairs(pairs)
     return dict(floor=floor, loaded=loaded, opened=len(sockets), failures=failures, still_open=still_open,
                 connect_seconds=connect_seconds, close_seconds=close_seconds, runtime_rss_mb=rss,
-                own_rss_mb=_rss_mb(os.getpid()),
-                cpu_shares={role: (cpu_after[role] - cpu_before[role]) / loaded_seconds for role in processes
-                            if None not in (cpu_before[role], cpu_after[role])})
+                own_rss_mb=_rss_mb(os.getpid()), floor_cpu=floor_cpu, loaded_cpu=loaded_cpu)
 
 
 def run(quick: bool = False) -> Result:
@@ -147,8 +157,9 @@ def run(quick: bool = False) -> Result:
          if phase["runtime_rss_mb"] else "?"],
         ["this client's memory (RSS)", f"{phase['own_rss_mb']:.0f} MB" if phase["own_rss_mb"] else "?"],
         ["time to close them", f"{phase['close_seconds']:.1f} s"],
-        *([f"CPU during the measured sends: {role}", f"{share:.0%} of one core"]
-          for role, share in phase["cpu_shares"].items()),
+        *([f"CPU per send, {role}: no other connections / idle ones open",
+           f"{phase['floor_cpu'].get(role, 0):.1f} ms / {phase['loaded_cpu'].get(role, 0):.1f} ms"]
+          for role in phase["loaded_cpu"]),
     ]))
     result.data = {
         "idle_asked": cfg["idle"], "idle_opened": opened, "still_open": phase["still_open"],
@@ -156,7 +167,7 @@ def run(quick: bool = False) -> Result:
         "floor": {"delivery": base, "answer": summarize(floor.answer_ms)},
         "loaded": {"delivery": under_load, "answer": summarize(loaded.answer_ms)},
         "p50_ratio": ratio, "timeouts": timeouts, "runtime_rss_mb": phase["runtime_rss_mb"],
-        "cpu_shares": phase["cpu_shares"],
+        "cpu_ms_per_send": {"floor": phase["floor_cpu"], "loaded": phase["loaded_cpu"]},
     }
     return result
 

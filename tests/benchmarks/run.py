@@ -27,6 +27,7 @@ from tests.benchmarks.common import Result, markdown_table
 BENCHMARKS = {
     "delivery": "message delivery latency and sustained throughput through `parley local`",
     "idle_connections": "delivery with 10,000 idle WebSocket connections open through `parley local`",
+    "fan_out": "delivery to 1, 3 and 10 devices of the recipient through `parley local`",
     "history": "loading a page of history through `parley local`",
     "cold_start": "import and first-invocation time of every function",
     "calls_per_send": "DynamoDB, Redis and management-API calls per operation",
