@@ -20,8 +20,8 @@ from tests.benchmarks.local import client_for, client_session, connect, local_ru
 DEVICE_COUNTS = (1, 3, 10)
 
 
-def settings(quick: bool) -> dict:
-    return dict(sends=15 if quick else 40)
+def settings(quick: bool, tiny: bool = False) -> dict:
+    return dict(sends=1 if tiny else 15 if quick else 40, devices=(1, 3) if tiny else DEVICE_COUNTS)
 
 
 async def _measure(runtime, devices: int, sends: int) -> dict:
@@ -58,11 +58,12 @@ async def _measure(runtime, devices: int, sends: int) -> dict:
     return dict(first=first, last=last, lost=lost, errors=errors)
 
 
-def run(quick: bool = False) -> Result:
+def run(quick: bool = False, tiny: bool = False) -> Result:
     result = Result("fan_out", "delivery to 1, 3 and 10 devices of the recipient through `parley local`")
-    sends = settings(quick)["sends"]
+    cfg = settings(quick, tiny)
+    sends = cfg["sends"]
     rows = []
-    for devices in DEVICE_COUNTS:
+    for devices in cfg["devices"]:
         with local_runtime() as runtime:
             measured = asyncio.run(_measure(runtime, devices, sends))
         first, last = summarize(measured["first"]), summarize(measured["last"])
