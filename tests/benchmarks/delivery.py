@@ -280,6 +280,7 @@ async def _throughput_phase(runtime, cfg: dict) -> dict:
         missing=missing, duplicated=duplicated, stored_unanswered=stored_unanswered, unexpected=unexpected,
         runtime_cpu_shares={role: (cpu_after[role] - cpu_before[role]) / elapsed for role in processes
                             if None not in (cpu_before[role], cpu_after[role])},
+        load_average=os.getloadavg()[0],
         own_cpu_share=((own_after.user + own_after.system) - (own_before.user + own_before.system)) / elapsed,
     )
 
@@ -347,7 +348,9 @@ def _report(result: Result, cfg: dict, runs: list[LatencyRun], phase: dict) -> N
                 ["unanswered sends found stored anyway", f"{stored_unanswered} of {len(throughput.unanswered)}"],
                 ["frames no send was waiting for (repeat deliveries)", str(sum(unexpected.values()))],
                 ["messages the runtime held before / after the run", f"{stored_before} / {stored_after}"],
-                *([f"CPU: {role}", f"{share:.0%} of one core"] for role, share in runtime_cpu_shares.items()),
+                *([f"CPU: {role}", f"{share:.0%} of one core, {share * 1000 / max(rate, 1e-9):.1f} ms per delivered message"]
+                  for role, share in runtime_cpu_shares.items()),
+                ["load average (1 min) at the end of the run", f"{phase['load_average']:.1f}"],
                 ["CPU: this load generator", f"{own_cpu_share:.0%} of one core"],
             ],
         )
@@ -361,6 +364,8 @@ def _report(result: Result, cfg: dict, runs: list[LatencyRun], phase: dict) -> N
         "unanswered_but_stored": stored_unanswered, "delivery": load, "ack": summarize(throughput.answer_ms),
         "messages_held_before": stored_before, "messages_held_after": stored_after,
         "runtime_cpu_cores": runtime_cpu_shares, "generator_cpu_cores": own_cpu_share,
+        "cpu_ms_per_message": {role: share * 1000 / max(rate, 1e-9) for role, share in runtime_cpu_shares.items()},
+        "load_average": phase["load_average"],
     }
 
 

@@ -54,6 +54,8 @@ def environment() -> dict:
         "commit": commit + (" (with uncommitted changes)" if dirty else ""),
         "python": platform.python_version(),
         "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
+        # The machine may be shared: latency and rates under other load are not comparable.
+        "load_average": " / ".join(f"{load:.1f}" for load in os.getloadavg()) if hasattr(os, "getloadavg") else "?",
     }
 
 
@@ -79,7 +81,7 @@ def report(results: list[Result], env: dict, mode: str, total_seconds: float) ->
         f"# Parley benchmarks{f' ({mode})' if mode != 'full' else ''}",
         "",
         f"{env['date']} · commit {env['commit'] or 'unknown'} · Python {env['python']} · {env['machine']} · "
-        f"total {total_seconds:.0f} s",
+        f"total {total_seconds:.0f} s · load average at the end (1/5/15 min) {env['load_average']}",
         "",
         f"Through: {env['runtime']}.",
         "",
