@@ -55,7 +55,7 @@ def run(quick: bool = False, tiny: bool = False) -> Result:
         import boto3
 
         boto3.client("s3", endpoint_url=backend.moto_url, region_name="us-east-1").create_bucket(Bucket=BUCKET)
-        _bench(result, count, scratch, quick)
+        _bench(result, count, scratch, quick or tiny)
     return result
 
 
