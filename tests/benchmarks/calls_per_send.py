@@ -236,7 +236,8 @@ def _measure(result: Result, backend, counter: CallCounter, pump, repeats: int) 
 
     def fill_history():
         for _ in range(60 - 4):  # the conversation already holds 4 messages
-            assert http_send(uuid.uuid4().hex)[0] == 201
+            status, body = http_send(uuid.uuid4().hex)
+        assert status == 201, (status, body)
         pump.drain()
 
     # (label, what, action, expected status, expected pushes, set-up before counting)
@@ -375,7 +376,8 @@ def _sync_backlog(result, counter, pump, redis_stats, http_send, sync_events, ht
     for index in range(missed):
         if index % 100 == 0:
             redis_stats.client.flushall()  # the send rate limit's windows
-        assert http_send(uuid.uuid4().hex)[0] == 201
+        status, body = http_send(uuid.uuid4().hex)
+        assert status == 201, (status, body)
     pump.drain()
     counter.reset()
     started, events, pages = time.perf_counter(), 0, 0
