@@ -8,9 +8,10 @@ limits.EVENT_RETENTION_SECONDS, so a cursor whose time is older than that may ha
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
-from shared import limits
+from shared import limits, validation
 from shared.cursors import decode_cursor, encode_cursor
 from shared.envelope import encode
 from shared.errors import BadRequestError, ResyncRequiredError
@@ -25,6 +26,8 @@ from shared.events import (
 from shared.models import LogEvent
 from shared.repositories.event_log import EventLogRepository
 from shared.repositories.messages import MessageRepository
+
+_CURSOR_NUMBER = re.compile(r"[0-9]{1,16}")  # ASCII digits: int() takes others (²) and refuses 4,300+ digits
 
 
 # Messages are read 100 at a time (one BatchGetItem) as the page fills, not all at once: a page of big
@@ -46,8 +49,8 @@ class SyncPage:
 def sync_limit(raw: object) -> int:
     if raw is None or raw == "":
         return limits.SYNC_DEFAULT_LIMIT
-    if isinstance(raw, str) and raw.isdigit():
-        raw = int(raw)
+    if isinstance(raw, str):
+        return validation.whole_number(raw, "limit", 1, limits.SYNC_MAX_LIMIT)
     if not isinstance(raw, int) or isinstance(raw, bool) or not 1 <= raw <= limits.SYNC_MAX_LIMIT:
         raise BadRequestError(f"limit must be an integer from 1 to {limits.SYNC_MAX_LIMIT}")
     return raw
@@ -60,7 +63,7 @@ def _position(since: object, now_ms: int) -> int:
     if not isinstance(since, str):
         raise BadRequestError("since must be a cursor or null")
     position = decode_cursor(since, ("s", "t"))
-    if not (position["s"].isdigit() and position["t"].isdigit() and len(position["s"]) <= 16):
+    if not (_CURSOR_NUMBER.fullmatch(position["s"]) and _CURSOR_NUMBER.fullmatch(position["t"])):
         raise BadRequestError("invalid cursor")
     if int(position["t"]) < now_ms - limits.EVENT_RETENTION_SECONDS * 1000:
         raise ResyncRequiredError("the cursor is older than the event log keeps: refetch conversations and history")

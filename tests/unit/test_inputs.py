@@ -6,6 +6,7 @@ from shared import limits
 from shared.cursors import decode_cursor, encode_cursor, page_size
 from shared.errors import BadRequestError
 from shared.services.messaging import SendMessageRequest
+from shared.services.sync import sync, sync_limit
 
 pytestmark = pytest.mark.unit
 
@@ -74,3 +75,15 @@ def test_page_sizes_that_python_reads_as_numbers_but_are_not_ascii_digits_are_a_
     with pytest.raises(BadRequestError, match="limit"):
         page_size(raw)
 
+
+
+@pytest.mark.parametrize("raw", ["²", "٣", "9" * 5000, 0, True, 1.5])
+def test_sync_limits_that_are_not_plain_integers_in_range_are_a_400(raw):
+    with pytest.raises(BadRequestError, match="limit"):
+        sync_limit(raw)
+
+
+@pytest.mark.parametrize("position", [{"s": "²", "t": "1"}, {"s": "1", "t": "9" * 5000}, {"s": "1", "t": "١"}])
+def test_a_sync_cursor_with_numbers_int_would_choke_on_is_a_400(position):
+    with pytest.raises(BadRequestError, match="cursor"):
+        sync(None, None, "alice", encode_cursor(position), 10, now_ms=0)
