@@ -25,8 +25,12 @@ REPLY_TIMEOUT_SECONDS = 15  # a loaded 2-core CI box; a healthy answer takes mil
 SETTLE_SECONDS = 1.0  # how long stored state must hold still before it counts as settled
 
 
+WRITE_ACTIONS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"})
+
+
 def writes(route: Route) -> tuple[str, ...]:
-    return tuple(name for name, access in route.tables.items() if access in ("write", "read_write"))
+    """The tables the route's grants let it write."""
+    return tuple(sorted(name for name, actions in route.tables.items() if actions & WRITE_ACTIONS))
 
 
 def written_later(route: Route) -> set[str]:
