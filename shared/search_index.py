@@ -80,6 +80,9 @@ class SearchIndex:
     def __init__(self, path: str, *, read_only: bool = False) -> None:
         if read_only:
             self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+            # SQLite opens the file on first use: use it now, while the caller still knows it exists (a
+            # newer version may replace it a moment later; an open file outlives its unlinking).
+            self._db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
         else:
             self._db = sqlite3.connect(path, check_same_thread=False)
             # Removed text is overwritten on disk, not left in free pages.

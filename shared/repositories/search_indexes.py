@@ -59,7 +59,9 @@ class UserSearchIndex:
 class S3SearchIndexes:
     def __init__(self, bucket: str, cache_dir: str | None = None, client=None) -> None:
         self._bucket = bucket
-        self._cache = Path(cache_dir or os.path.join(tempfile.gettempdir(), "parley-search"))
+        # One cache per process: several processes on one machine (parley local and tests) would otherwise
+        # delete each other's cached versions of the same user's index.
+        self._cache = Path(cache_dir or os.path.join(tempfile.gettempdir(), f"parley-search-{os.getpid()}"))
         self._cache.mkdir(parents=True, exist_ok=True)
         self._client = client
         self._client_lock = threading.Lock()
