@@ -9,7 +9,6 @@ without a $disconnect then counts as online until its entry expires).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from shared import limits, validation
@@ -46,11 +45,10 @@ def disconnected(deps: PresenceDeps, user_id: str, connection_id: str) -> None:
         _tell_peers(deps, user_id, OFFLINE, now)
 
 
-def heartbeat(heartbeats: PresenceHeartbeats, presence_deps: Callable[[], PresenceDeps], user_id: str) -> None:
-    """`ping`: keeps the user fresh (one Redis round trip); a user whose heartbeat had lapsed is online again
-    for their peers (only then are the storage dependencies built: a warm ping stays cheap)."""
-    if heartbeats.beat(user_id, now_ms()):
-        _tell_peers(presence_deps(), user_id, ONLINE, None)
+def back_online(deps: PresenceDeps, user_id: str) -> None:
+    """A `ping` after the user's heartbeat had lapsed (functions/ws_ping.py beats it): online again for their
+    peers."""
+    _tell_peers(deps, user_id, ONLINE, None)
 
 
 def sweep_lapsed(deps: PresenceDeps) -> list[str]:
