@@ -133,6 +133,7 @@ _READ_GRANTS = dict(
         "connections": {"BatchGetItem", "UpdateItem"},
     },
     manages_connections=True,
+    uses_redis=True,  # the read caches' invalidation (shared/repositories/read_cache.py)
 )
 _SYNC_TABLES = {"events": {"Query"}, "messages": {"BatchGetItem"}}
 # Typing: participants (cold instance), then the peer's devices; rate limited in Redis.
@@ -160,6 +161,7 @@ _REACTION_GRANTS = dict(
         "connections": {"BatchGetItem", "UpdateItem"},
     },
     manages_connections=True,
+    uses_redis=True,  # the read caches' invalidation
 )
 # A delete also empties reply previews and the rows' last-message previews; one "for me" tells the
 # caller's devices only (GetItem of their connections).
@@ -171,6 +173,7 @@ _DELETE_GRANTS = dict(
         "connections": {"GetItem", "BatchGetItem", "UpdateItem"},
     },
     manages_connections=True,
+    uses_redis=True,  # the read caches' invalidation
 )
 _FIND_MESSAGE_TABLES = {"messages": {"GetItem"}, "user_conversations": {"GetItem"}}
 # Results are read back from the messages and the caller's rows, a page at a time.
@@ -181,7 +184,9 @@ ROUTES: tuple[Route, ...] = (
     Route("http_authorizer", "authorizer", "http", reads_jwt_secret=True, memory_mb=256, timeout_seconds=5),
     Route("ws_authorizer", "authorizer", "websocket", reads_jwt_secret=True, memory_mb=256, timeout_seconds=5),
     # HTTP API
-    _http("GET", "/conversations", "list_conversations", tables={"user_conversations": {"Query"}}),
+    # Cached routes and every writer of messages or conversation rows reach Redis (read caches, their
+    # invalidation: shared/repositories/read_cache.py); the Query/GetItem below run on a cache miss.
+    _http("GET", "/conversations", "list_conversations", tables={"user_conversations": {"Query"}}, uses_redis=True),
     # {id} is the other user's id here: API Gateway wants one variable name per path position.
     _http(
         "POST",
@@ -189,6 +194,7 @@ ROUTES: tuple[Route, ...] = (
         "start_conversation",
         # Read the caller's row; else one transaction writes the conversation and both rows.
         tables={"conversations": {"PutItem"}, "user_conversations": {"GetItem", "PutItem"}},
+        uses_redis=True,
     ),
     _http("GET", "/conversations/{id}", "get_conversation", tables={"user_conversations": {"GetItem"}}),
     _http(
@@ -196,6 +202,7 @@ ROUTES: tuple[Route, ...] = (
         "/conversations/{id}/messages",
         "list_messages",
         tables={"user_conversations": {"GetItem"}, "messages": {"Query"}},
+        uses_redis=True,
     ),
     _http("POST", "/conversations/{id}/messages", "send_message", memory_mb=512, **_SEND_GRANTS),
     _http("PATCH", "/conversations/{id}/read", "mark_read", **_READ_GRANTS),
@@ -210,7 +217,8 @@ ROUTES: tuple[Route, ...] = (
         uses_redis=True,
     ),
     _http("GET", "/users/presence/bulk", "get_presence_bulk", **_PRESENCE_READ_GRANTS),
-    _http("GET", "/conversations/unread-count", "unread_count", tables={"user_conversations": {"Query"}}),
+    # unread:{user} (a Query of the rows on a miss)
+    _http("GET", "/conversations/unread-count", "unread_count", tables={"user_conversations": {"Query"}}, uses_redis=True),
     _http("POST", "/messages/{id}/reactions", "add_reaction", **_REACTION_GRANTS),
     _http("DELETE", "/messages/{id}/reactions", "remove_reaction", **_REACTION_GRANTS),
     _http("DELETE", "/messages/{id}", "delete_message", **_DELETE_GRANTS),
@@ -259,6 +267,7 @@ ROUTES: tuple[Route, ...] = (
             "connections": {"GetItem", "UpdateItem"},
         },
         manages_connections=True,
+        uses_redis=True,
     ),
     Route("ws_read", "websocket", "read", returns_response=True, **_READ_GRANTS),
     Route("ws_sync", "websocket", "sync", returns_response=True, tables=_SYNC_TABLES),
@@ -268,6 +277,7 @@ ROUTES: tuple[Route, ...] = (
         "stream",
         "messages",
         tables={"conversations": {"GetItem"}, "user_conversations": {"UpdateItem"}},
+        uses_redis=True,
     ),
     # One batch at a time per user: the event log's single writer (a conditional append backs it up).
     Route("append_user_events", "stream", "user_conversations", tables={"events": {"PutItem", "Query"}}),

@@ -2,7 +2,7 @@
 
 Functions call these; tests build their own dependencies (with fakes where a unit test needs them).
 Imports stay inside the factories so a function loads only what it uses (the authorizers never load
-PynamoDB, list endpoints never load redis-py).
+PynamoDB; only functions given REDIS_URL load redis-py).
 """
 
 from __future__ import annotations
@@ -11,10 +11,18 @@ import functools
 
 
 @functools.cache
+def read_cache():
+    """The read caches (histories, lists, unread totals) and their invalidation hook: Redis when configured."""
+    from shared.repositories.read_cache import ReadCache
+
+    return ReadCache(cache())
+
+
+@functools.cache
 def conversations():
     from shared.repositories.conversations import ConversationRepository
 
-    return ConversationRepository()
+    return ConversationRepository(read_cache())
 
 
 @functools.cache
@@ -28,7 +36,7 @@ def connections():
 def messages():
     from shared.repositories.messages import MessageRepository
 
-    return MessageRepository()
+    return MessageRepository(read_cache())
 
 
 @functools.cache

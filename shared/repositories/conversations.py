@@ -9,6 +9,7 @@ from shared.cursors import decode_cursor, encode_cursor
 from shared import limits
 from shared.ids import direct_conversation_id
 from shared.models import Conversation, LastMessagePreview, Page
+from shared.repositories.read_cache import LIST_CACHED, ReadCache
 from shared.repositories.storage import (
     cancellation_codes,
     is_conditional_failure,
@@ -26,8 +27,10 @@ _PARTICIPANTS_CACHE_SIZE = 10_000
 
 
 class ConversationRepository:
-    def __init__(self):
+    def __init__(self, read_cache: ReadCache | None = None):
         self._participants: dict[str, frozenset[str]] = {}
+        # Every row write below invalidates the users' cached lists (shared/repositories/read_cache.py).
+        self.read_cache = read_cache or ReadCache(None)
 
     def participants(self, conversation_id: str) -> frozenset[str] | None:
         cached = self._participants.get(conversation_id)
@@ -77,24 +80,35 @@ class ConversationRepository:
                 if "ConditionalCheckFailed" in cancellation_codes(error):
                     return False
                 raise
+            finally:
+                self.read_cache.changed(user_ids=[creator_id, peer_id])
         return True
 
     def list_for_user(self, user_id: str, limit: int, cursor: str | None) -> Page:
         """The user's conversations, latest activity first: all their rows (one Query, bounded by
-        limits.MAX_LISTED_CONVERSATIONS), sorted here; the cursor is the last row's (activity, id)."""
+        limits.MAX_LISTED_CONVERSATIONS), sorted here; the cursor is the last row's (activity, id).
+        The first page comes from conv:list:{user} when cached."""
+        if cursor is None and limit <= LIST_CACHED:
+            first = self.read_cache.conversation_list(user_id, lambda: self._first_rows(user_id))
+            return _page([Row.from_raw_data(image) for image in first["rows"]], limit, first["more"])
         after = None
         if cursor:
             position = decode_cursor(cursor, ("a", "c"))
             after = (position["a"], position["c"])
-        with storage_call("list conversations"):
-            rows = list(Row.query(user_id, limit=limits.MAX_LISTED_CONVERSATIONS))
-        rows.sort(key=lambda row: (row.last_activity_at, row.conversation_id), reverse=True)
+        rows = self._sorted_rows(user_id)
         if after is not None:
             rows = [row for row in rows if (row.last_activity_at, row.conversation_id) < after]
-        more = len(rows) > limit
-        rows = rows[:limit]
-        next_cursor = encode_cursor({"a": rows[-1].last_activity_at, "c": rows[-1].conversation_id}) if more else None
-        return Page([conversation_from_row(row) for row in rows], next_cursor)
+        return _page(rows, limit)
+
+    def _first_rows(self, user_id: str) -> dict:
+        rows = self._sorted_rows(user_id, consistent=self.read_cache.enabled)  # a fill must see every write before it
+        return {"rows": [row.serialize() for row in rows[:LIST_CACHED]], "more": len(rows) > LIST_CACHED}
+
+    def _sorted_rows(self, user_id: str, *, consistent: bool = False) -> list[Row]:
+        with storage_call("list conversations"):
+            rows = list(Row.query(user_id, limit=limits.MAX_LISTED_CONVERSATIONS, consistent_read=consistent))
+        rows.sort(key=lambda row: (row.last_activity_at, row.conversation_id), reverse=True)
+        return rows
 
     def peer_ids(self, user_id: str) -> list[str]:
         """Everyone the user shares a conversation with (one Query of their rows, peer ids only)."""
@@ -166,11 +180,18 @@ class ConversationRepository:
             rows = list(Row.batch_get(keys))
         return {row.conversation_id: conversation_from_row(row) for row in rows}
 
-    def all_for_user(self, user_id: str) -> list[Conversation]:
+    def all_for_user(self, user_id: str, *, consistent: bool = False) -> list[Conversation]:
         """Every row of the user (one Query, bounded like the list)."""
         with storage_call("list conversations"):
-            rows = list(Row.query(user_id, limit=limits.MAX_LISTED_CONVERSATIONS))
+            rows = list(Row.query(user_id, limit=limits.MAX_LISTED_CONVERSATIONS, consistent_read=consistent))
         return [conversation_from_row(row) for row in rows]
+
+    def unread_total(self, user_id: str) -> int:
+        """Unread messages across the user's conversations (cached in unread:{user}; a fill reads consistently)."""
+        return self.read_cache.unread_total(
+            user_id,
+            lambda: sum(c.unread_count for c in self.all_for_user(user_id, consistent=self.read_cache.enabled)),
+        )
 
     def tombstone_last_message(self, user_id: str, conversation_id: str, seq: int) -> bool:
         """Empties the row's last-message preview if it is message `seq` (deleted)."""
@@ -200,8 +221,18 @@ class ConversationRepository:
             except UpdateError as error:
                 if is_conditional_failure(error):
                     return False
+                self.read_cache.changed(user_ids=[user_id])  # it may have been written
                 raise
+        self.read_cache.changed(user_ids=[user_id])
         return True
+
+
+def _page(rows: list[Row], limit: int, more_beyond: bool = False) -> Page:
+    """The first `limit` of rows sorted newest activity first; `more_beyond`: rows exist past `rows`."""
+    more = len(rows) > limit or more_beyond
+    rows = rows[:limit]
+    next_cursor = encode_cursor({"a": rows[-1].last_activity_at, "c": rows[-1].conversation_id}) if more else None
+    return Page([conversation_from_row(row) for row in rows], next_cursor)
 
 
 def last_message_record(preview: LastMessagePreview) -> LastMessage:

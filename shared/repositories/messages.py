@@ -19,6 +19,7 @@ from shared.repositories.storage import (
     transaction_connection,
 )
 from shared.repositories.conversations import last_message_record
+from shared.repositories.read_cache import HISTORY_CACHED, ReadCache
 from shared.tables import MessageRecord, ReplyTo, SentMessageRecord, UserConversationRecord
 
 _CONDITION_FAILED = "ConditionalCheckFailed"
@@ -41,8 +42,10 @@ _SEQ_CACHE_SIZE = 10_000
 
 
 class MessageRepository:
-    def __init__(self):
+    def __init__(self, read_cache: ReadCache | None = None):
         self._newest_seen: dict[str, int] = {}
+        # A write to messages invalidates msg:conv:{conversation} (shared/repositories/read_cache.py).
+        self.read_cache = read_cache or ReadCache(None)
 
     def next_seq(self, conversation_id: str, *, refresh: bool = False) -> int:
         """The seq a new message should take: one past the newest seen, read (consistently) when not known
@@ -111,12 +114,14 @@ class MessageRepository:
                     condition=row.conversation_id.exists(),
                 )
 
+        written = True  # or maybe: a failure that is not a condition's may have committed
         with storage_call("store message"):
             try:
                 retry_transaction(write)
                 self._remember(message.conversation_id, message.seq)
             except TransactWriteError as error:
                 codes = cancellation_codes(error)
+                written = not (len(codes) == 3 and _CONDITION_FAILED in codes[:2])
                 if len(codes) == 3 and codes[1] == _CONDITION_FAILED:
                     existing = self.find_sent(message.sender_id, message.client_message_id)
                     if existing is None:  # the claim exists but not its message: cannot happen with transactions
@@ -125,6 +130,9 @@ class MessageRepository:
                 if len(codes) == 3 and codes[0] == _CONDITION_FAILED:
                     raise SeqTakenError(message.seq) from None
                 raise
+            finally:
+                if written:  # the conversation's messages and the sender's row
+                    self.read_cache.changed(message.conversation_id, [message.sender_id])
 
     def find_sent(self, sender_id: str, client_message_id: str) -> Message | None:
         with storage_call("find sent message"):
@@ -144,7 +152,16 @@ class MessageRepository:
             records = list(MessageRecord.batch_get(keys, consistent_read=True))
         return {(r.conversation_id, int(r.seq)): _message(r) for r in records}
 
-    def list_newest_first(self, conversation_id: str, limit: int, cursor: str | None) -> Page:
+    def list_newest_first(self, conversation_id: str, limit: int, cursor: str | None, *, newest_known: int = 0) -> Page:
+        """A page of messages, newest first. The first page comes from msg:conv:{conversation} when cached
+        and holding at least message `newest_known` (the caller's row's last seq: a send whose invalidation
+        was lost is never missing)."""
+        if cursor is None and limit <= HISTORY_CACHED:
+            first = self.read_cache.history(conversation_id, lambda: self._newest(conversation_id))
+            if _newest_seq(first) < newest_known:  # an invalidation was lost (Redis was down): drop it, refill
+                self.read_cache.changed(conversation_id)
+                first = self.read_cache.history(conversation_id, lambda: self._newest(conversation_id))
+            return _message_page([message_from_image(image) for image in first["messages"]], limit, first["more"])
         condition = None
         if cursor:
             before = decode_cursor(cursor, ("before",))["before"]
@@ -161,11 +178,22 @@ class MessageRepository:
                     page_size=limit + 1,
                 )
             )
-        more = len(records) > limit
-        records = records[:limit]
-        next_cursor = encode_cursor({"before": str(int(records[-1].seq))}) if more else None
-        return Page([_message(record) for record in records], next_cursor)
+        return _message_page([_message(record) for record in records], limit)
 
+    def _newest(self, conversation_id: str) -> dict:
+        """What msg:conv:{conversation} holds: the newest messages as stored, consistently read (a fill must
+        see every write before it)."""
+        with storage_call("list messages"):
+            records = list(
+                MessageRecord.query(
+                    conversation_id,
+                    scan_index_forward=False,
+                    limit=HISTORY_CACHED + 1,
+                    page_size=HISTORY_CACHED + 1,
+                    consistent_read=self.read_cache.enabled,
+                )
+            )
+        return {"messages": [r.serialize() for r in records[:HISTORY_CACHED]], "more": len(records) > HISTORY_CACHED}
 
     def get(self, conversation_id: str, seq: int) -> Message | None:
         """One message by its key, consistently read (at once after its send)."""
@@ -216,6 +244,8 @@ class MessageRepository:
                 if is_conditional_failure(error):
                     return None
                 raise
+            finally:
+                self.read_cache.changed(reply.conversation_id)
         return _message(record)
 
     def tombstone_reply_preview(self, conversation_id: str, reply_seq: int) -> Message | None:
@@ -233,6 +263,8 @@ class MessageRepository:
                 if is_conditional_failure(error):
                     return None
                 raise
+            finally:
+                self.read_cache.changed(conversation_id)
         return _message(item)
 
     def _change(self, message: Message, actions: list, condition) -> Message | None:
@@ -249,7 +281,21 @@ class MessageRepository:
                 if is_conditional_failure(error):
                     return None
                 raise
+            finally:
+                self.read_cache.changed(message.conversation_id)
         return _message(item)
+
+
+def _newest_seq(first: dict) -> int:
+    return int(first["messages"][0]["seq"]["N"]) if first["messages"] else 0
+
+
+def _message_page(messages: list[Message], limit: int, more_beyond: bool = False) -> Page:
+    """The first `limit` of messages (newest first); `more_beyond`: older ones exist past `messages`."""
+    more = len(messages) > limit or more_beyond
+    messages = messages[:limit]
+    next_cursor = encode_cursor({"before": str(messages[-1].seq)}) if more else None
+    return Page(messages, next_cursor)
 
 
 def message_from_image(image: dict) -> Message:

@@ -190,4 +190,4 @@ def list_starred(
 def unread_count(deps: MessagingDeps, user_id: str) -> int:
     """Unread messages across the user's conversations: each conversation's last seq minus the user's read
     marker (exact: sending moves one's own marker, so one's own messages never count)."""
-    return sum(conversation.unread_count for conversation in deps.conversations.all_for_user(user_id))
+    return deps.conversations.unread_total(user_id)

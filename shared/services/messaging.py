@@ -182,13 +182,14 @@ def list_messages(
     cursor: str | None,
 ) -> Page:
     """Newest first, each with its status as the caller sees it. The caller's row proves membership and
-    carries the markers the statuses derive from: one GetItem and one Query."""
+    carries the markers the statuses derive from: one GetItem, and one Query unless the first page is
+    cached (messages as stored; the statuses are applied here, per caller)."""
     if not is_conversation_id(conversation_id):
         raise ConversationNotFoundError(conversation_id)
     row = conversations.get_for_user(user_id, conversation_id, consistent=True)
     if row is None:
         raise ConversationNotFoundError(conversation_id)
-    page = messages.list_newest_first(conversation_id, limit, cursor)
+    page = messages.list_newest_first(conversation_id, limit, cursor, newest_known=row.last_seq)
     # A message the caller deleted for themselves is left out (the page may then be short; the cursor holds).
     shown = [row.shown(m) for m in page.items if user_id not in m.hidden_for]
     return Page(shown, page.next_cursor)
