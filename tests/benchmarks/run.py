@@ -33,6 +33,7 @@ BENCHMARKS = {
     "calls_per_send": "DynamoDB, Redis and management-API calls per operation",
     "search": "search latency and index cost over one user's messages",
     "redis_stopped": "send latency with Redis stopped (SIGSTOP), circuit breaker off and on",
+    "read_cache": "history first page and conversation list: Redis cache vs DynamoDB",
     "moto_query": "the local DynamoDB's Query: one partition vs the whole table",
 }
 RESULTS_DIR = Path(__file__).parent / "results"

@@ -170,3 +170,13 @@ def test_with_redis_stopped_mid_run_nothing_is_wrong(own_redis, streams, monkeyp
         assert _listed("alice")[conversation_id]["last_message"]["preview"] == "two"
     assert not wiring.cache().is_open
     assert _queries("list_conversations", "user_conversations") == 2  # bob's and alice's misses
+
+
+def test_unread_totals_are_cached_per_user_and_dropped_with_their_rows(backend):
+    read_cache = wiring.read_cache()
+    assert read_cache.unread_total("bob", lambda: 3) == 3
+    assert read_cache.unread_total("bob", lambda: 99) == 3  # served from Redis
+    read_cache.changed(user_ids=["alice"])
+    assert read_cache.unread_total("bob", lambda: 99) == 3
+    read_cache.changed(user_ids=["bob"])  # any write to bob's rows
+    assert read_cache.unread_total("bob", lambda: 4) == 4
