@@ -14,7 +14,18 @@ from shared import wiring
 from shared.repositories.messages import MessageRepository
 from tests.component.test_redis_breaker import configure, own_redis  # noqa: F401 (a fixture)
 from tests.conftest import DYNAMODB_GRANTS
-from tests.support.calls import ack, conversations, history, http_mark_read, send, start, ws_mark_read
+from tests.support.calls import (
+    ack,
+    conversations,
+    delete,
+    history,
+    http_mark_read,
+    react,
+    send,
+    start,
+    unread,
+    ws_mark_read,
+)
 
 pytestmark = pytest.mark.component
 
@@ -180,3 +191,37 @@ def test_unread_totals_are_cached_per_user_and_dropped_with_their_rows(backend):
     assert read_cache.unread_total("bob", lambda: 99) == 3
     read_cache.changed(user_ids=["bob"])  # any write to bob's rows
     assert read_cache.unread_total("bob", lambda: 4) == 4
+
+
+def test_reactions_and_deletes_refresh_the_cached_history_and_list(backend, streams):
+    conversation_id = _conversation(backend, streams, ["keep", "the secret"])
+    keep, secret = f"{conversation_id}.1", f"{conversation_id}.2"
+    history("bob", conversation_id), history("alice", conversation_id), _listed("bob")  # cached
+
+    assert react("bob", keep, "👍")[0] == 200
+    assert history("alice", conversation_id)[1]["messages"][1]["reactions"]
+
+    assert delete("bob", keep, for_me=True)[0] == 200  # per user: applied at read time
+    assert [m["id"] for m in history("bob", conversation_id)[1]["messages"]] == [secret]
+    assert [m["id"] for m in history("alice", conversation_id)[1]["messages"]] == [secret, keep]
+
+    assert delete("alice", secret)[0] == 200
+    streams.drain()
+    for user in ("alice", "bob"):
+        assert "the secret" not in str(history(user, conversation_id)[1])
+        assert "the secret" not in str(conversations(user)[1])
+
+
+def test_the_cached_unread_total_follows_arrivals_and_reads(backend, streams):
+    conversation_id = _conversation(backend, streams, ["one"])
+    assert unread("bob") == (200, {"unread_count": 1})
+    DYNAMODB_GRANTS.calls.clear()
+    assert unread("bob") == (200, {"unread_count": 1})
+    assert _queries("unread_count", "user_conversations") == 0  # served from unread:{bob}
+
+    assert send("alice", conversation_id, "two", client_message_id="m2")[0] == 201
+    streams.drain()
+    assert unread("bob") == (200, {"unread_count": 2})
+    assert http_mark_read("bob", conversation_id)[0] == 200
+    assert unread("bob") == (200, {"unread_count": 0})
+    assert unread("alice") == (200, {"unread_count": 0})
