@@ -42,3 +42,7 @@ if [ ! -f "$stamp" ]; then
     touch "$stamp"
 fi
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
+# The web client `parley local` serves at / (web/dist): built when npm is here and its sources changed.
+if command -v npm >/dev/null 2>&1; then
+    bash web/build.sh || echo "The web client could not be built (see above): / explains how" >&2
+fi

@@ -28,6 +28,7 @@ def _ready_text(runtime, started: float) -> str:
     return "\n".join(
         [
             READY_LINE,
+            f"  Web client  {runtime.base_url}/  (sign in with any name; open a second window to chat)",
             f"  HTTP API    {runtime.http_url}",
             f"  WebSocket   {runtime.ws_url}?token=<JWT>",
             f"  Management  {runtime.management_url}/@connections",
@@ -43,6 +44,7 @@ def _ready_text(runtime, started: float) -> str:
 async def _serve(host: str, port: int) -> None:
     # Imported here: the environment must be settled before shared.tables is (services.py does that).
     from infra.local.runtime import LocalRuntime
+    from infra.local.web_client import WEB_DIST
 
     started = time.perf_counter()
     stop = asyncio.Event()
@@ -57,7 +59,7 @@ async def _serve(host: str, port: int) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal)
 
-    runtime = LocalRuntime(host=host, port=port)
+    runtime = LocalRuntime(host=host, port=port, web_dist=WEB_DIST)
     try:
         await runtime.start()
         _freeze_startup_heap()

@@ -17,6 +17,7 @@ import os
 import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiohttp import web
 
@@ -35,10 +36,11 @@ from infra.local.services import (
     start_services,
 )
 from infra.local.triggers import DeadLetters, Triggers, TriggerSettings
+from infra.local.web_client import WebClient
 from infra.local.websocket_api import WebSocketApi, WebSocketLimits
 from shared import limits
 from shared.aws import botocore_session
-from shared.routes import ROUTES, Route
+from shared.routes import HTTP_PREFIX, ROUTES, Route
 
 log = logging.getLogger("local")
 
@@ -101,6 +103,7 @@ class LocalRuntime:
         max_workers: int = 128,
         table_names: Mapping[str, str] | None = None,  # logical -> physical; default: shared.config's
         triggers: TriggerSettings | None = None,
+        web_dist: Path | None = None,  # the built web client, served at / (with the local sign-in)
     ) -> None:
         self._routes = tuple(routes)
         self._handlers = handlers
@@ -112,6 +115,7 @@ class LocalRuntime:
         self._max_workers = max_workers
         self._table_names = table_names
         self._trigger_settings = triggers
+        self._web_dist = web_dist
         self._triggers: Triggers | None = None
         self._env = Environment()
         self._listener: _Listener | None = None
@@ -210,6 +214,8 @@ class LocalRuntime:
         app.router.add_post("/@connections/{connection_id}", management_api.post)
         app.router.add_get("/@connections/{connection_id}", management_api.get)
         app.router.add_delete("/@connections/{connection_id}", management_api.delete)
+        if self._web_dist is not None:
+            WebClient(self._web_dist, http_prefix=HTTP_PREFIX, ws_path=WS_PATH).add_routes(app)
         # (?s): a path with an encoded newline (%0A) still reaches the HTTP API, as on API Gateway.
         app.router.add_route("*", "/{path:(?s:.*)}", http_api.handle)
 
