@@ -26,6 +26,10 @@ export class Connection {
   ) {
     addEventListener("online", this.reconnectNow);
     addEventListener("offline", this.dropNow);
+    // Leaving the page closes the socket at once (a page kept in the back-forward cache would keep it open,
+    // and the user online); coming back to it reconnects.
+    addEventListener("pagehide", this.dropNow);
+    addEventListener("pageshow", this.reconnectNow);
   }
 
   start(): void {
@@ -37,6 +41,8 @@ export class Connection {
     this.stopped = true;
     removeEventListener("online", this.reconnectNow);
     removeEventListener("offline", this.dropNow);
+    removeEventListener("pagehide", this.dropNow);
+    removeEventListener("pageshow", this.reconnectNow);
     clearTimeout(this.retryTimer);
     this.socket?.close(1000);
   }

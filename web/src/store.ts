@@ -179,6 +179,7 @@ export class Chat {
       case "message_ack":
         this.outbox.remove(data.client_message_id);
         this.receive(data.message, false);
+        this.flushOutbox(RESEND_AFTER_MS);
         break;
       case "message_updated":
         this.receive(data.message, false);
@@ -227,6 +228,7 @@ export class Chat {
       const entry = this.outbox.remove(data.client_message_id);
       const pending = entry && this.thread(entry.conversation_id).messages.get("pending:" + entry.client_message_id);
       if (pending) pending.failed = data.error?.message ?? code;
+      this.flushOutbox(RESEND_AFTER_MS);
       return;
     }
     if (!data.client_message_id) this.error = data.error?.message ?? code;
@@ -390,7 +392,7 @@ export class Chat {
     this.outbox.add(entry);
     this.addPending(entry, replyTo);
     this.stopTyping(conversationId);
-    this.flushOutbox(0);
+    this.flushOutbox(RESEND_AFTER_MS);
     this.notify();
   }
 
@@ -414,12 +416,17 @@ export class Chat {
     });
   }
 
-  /** Sends what the outbox holds (once more if unanswered for `olderThanMs`): the same client message id
-   * each time, so a send that did arrive is answered as a duplicate and stored once. */
+  /** Sends what the outbox holds, one message at a time per conversation (the next once the previous is
+   * stored: a socket's frames are handled concurrently, so sending them all at once could store them out of
+   * the order they were typed). An unanswered send goes again after `olderThanMs`, with the same client
+   * message id: a send that did arrive is answered as a duplicate and stored once. */
   private flushOutbox(olderThanMs: number): void {
     if (this.syncing) return;
     const now = Date.now();
+    const started = new Set<string>();
     for (const entry of this.outbox.entries) {
+      if (started.has(entry.conversation_id)) continue;
+      started.add(entry.conversation_id);
       if (entry.tried_at && now - entry.tried_at < olderThanMs) continue;
       const frame: Record<string, unknown> = {
         action: "sendMessage",

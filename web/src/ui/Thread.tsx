@@ -57,7 +57,7 @@ export function ThreadView({ chat, conversation }: { chat: Chat; conversation: C
         <div>
           <h2>{conversation.peer_id}</h2>
           <p class="status" data-testid="peer-status">
-            {peerTyping ? "typing…" : presenceText(presence)}
+            {chat.connectionState !== "online" ? "waiting for the network…" : peerTyping ? "typing…" : presenceText(presence)}
           </p>
         </div>
       </header>

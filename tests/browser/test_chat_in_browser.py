@@ -1,0 +1,161 @@
+"""Two people chat in real browsers: alice (desktop width) and bob (phone width), each a headless Chromium
+signed in through the local sign-in, against one `parley local`. The tests run in order and share the
+conversation, as two people would; each screen is saved to tests/browser/artifacts/."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from tests.browser.conftest import ARTIFACTS, CHROMEDRIVER, CHROMIUM, _missing
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
+
+os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must never download anything
+
+
+@pytest.fixture(scope="module")
+def runtime(web_dist):
+    from tests.support.local_runtime import run_local_runtime
+
+    env = {k: v for k, v in os.environ.items() if k not in ("AWS_ENDPOINT_URL", "REDIS_URL", "JWT_SECRET")}
+    with run_local_runtime(env=env) as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def people(runtime):
+    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+        _missing("chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)")
+    from tests.browser.page import ChatPage
+
+    run = uuid.uuid4().hex[:6]
+    base_url = runtime.http_url.removesuffix("/api/v1") + "/"
+    ARTIFACTS.mkdir(exist_ok=True)
+    alice = ChatPage.launch(f"alice-{run}", base_url, width=1100, height=760)
+    bob = None
+    try:
+        bob = ChatPage.launch(f"bob-{run}", base_url, width=420, height=820)
+        yield alice, bob
+    finally:
+        alice.quit()
+        if bob:
+            bob.quit()
+
+
+def test_sign_in_start_a_conversation_send_and_receive(people):
+    alice, bob = people
+    alice.screenshot("sign-in", before_sign_in=True)
+    alice.sign_in()
+    bob.sign_in()
+    alice.start_conversation(bob.name)
+    alice.send("Hi Bob! Lunch tomorrow?")
+    row = bob.conversation_row(alice.name)
+    bob.wait(lambda: "Lunch tomorrow?" in row().text and bob.unread_badge(alice.name) == "1")
+    bob.screenshot("conversation-list-phone")
+    bob.open_conversation(alice.name)
+    bob.wait_for_message_text("Hi Bob! Lunch tomorrow?")
+
+
+def test_ticks_go_from_delivered_to_blue_when_bob_reads(people):
+    alice, bob = people
+    bob.back_to_list()
+    alice.send("Are you there?")
+    mine = alice.last_message  # looked up each time: the sent message replaces the pending one
+    alice.wait(lambda: mine().get_attribute("data-status") == "delivered")  # bob's device has it: ✓✓
+    assert bob.unread_badge(alice.name) == "1"
+    bob.open_conversation(alice.name)
+    alice.wait(lambda: mine().get_attribute("data-status") == "read")  # blue ✓✓
+    ticks = mine().find_element("css selector", "[data-testid=ticks]")
+    assert ticks.text == "✓✓" and "read" in ticks.get_attribute("class")
+    assert bob.unread_badge(alice.name, in_list=False) is None
+
+
+def test_typing_shows_on_the_other_side_and_clears(people):
+    alice, bob = people
+    bob.type_without_sending("Sure, at no")
+    alice.wait(lambda: alice.typing_text() == f"{bob.name} is typing…")
+    bob.clear_composer()
+    alice.wait(lambda: alice.typing_text() == "")  # stop on blur, or 3 s after the last start
+    bob.send("Sure, at noon")
+    alice.wait_for_message_text("Sure, at noon")
+
+
+def test_a_reaction_appears_on_the_other_side(people):
+    alice, bob = people
+    bob.act_on_message("Are you there?", "React 👍")
+    alice.wait(lambda: "👍" in alice.message_with_text("Are you there?").text)
+
+
+def test_a_reply_quotes_the_message_it_answers(people):
+    alice, bob = people
+    alice.act_on_message("Sure, at noon", "Reply")
+    alice.send("Great, see you then")
+    quote = lambda: bob.message_with_text("Great, see you then").find_element("css selector", "[data-testid=quote]")  # noqa: E731
+    bob.wait(lambda: "Sure, at noon" in quote().text)
+    alice.screenshot("thread-desktop")
+
+
+def test_delete_for_everyone_leaves_a_tombstone(people):
+    alice, bob = people
+    alice.send("oops, wrong chat")
+    bob.wait_for_message_text("oops, wrong chat")
+    alice.act_on_message("oops, wrong chat", "Delete for everyone")
+    bob.wait(lambda: "This message was deleted" in bob.messages_text())
+    assert "oops, wrong chat" not in bob.messages_text()
+    alice.wait(lambda: "You deleted this message" in alice.messages_text())
+
+
+def test_star_and_search(people):
+    alice, _bob = people
+    alice.act_on_message("Sure, at noon", "Star")
+    alice.wait(lambda: "★" in alice.message_with_text("Sure, at noon").text)
+    alice.search("lunch")
+    alice.wait(lambda: "Lunch tomorrow?" in alice.sidebar_text())
+    alice.screenshot("search-results")
+    alice.show_chats()
+
+
+def test_presence_goes_offline_and_online(people):
+    alice, bob = people
+    alice.wait(lambda: alice.peer_status() == "online")
+    bob.leave()  # the tab goes away: its socket closes, bob's last device is gone
+    alice.wait(lambda: alice.peer_status().startswith("last seen"))
+    bob.come_back()
+    alice.wait(lambda: alice.peer_status() == "online")
+
+
+def test_bob_offline_misses_nothing_and_sees_each_message_once_in_order(people):
+    alice, bob = people
+    bob.open_conversation(alice.name)
+    bob.go_offline()
+    bob.wait(lambda: bob.offline_banner_shown())
+    texts = [f"catch-up {n:02d}" for n in range(1, 21)]
+    for text in texts:
+        alice.send(text)
+    # All stored (✓), in the order typed, and none delivered: bob's device is offline.
+    alice.wait(lambda: [m for m in alice.message_texts() if m.startswith("catch-up")] == texts)
+    alice.wait(lambda: {m.get_attribute("data-status") for m in alice.messages()[-20:]} == {"sent"})
+    bob.screenshot("offline-banner-phone")
+    bob.go_online()
+    bob.wait(lambda: not bob.offline_banner_shown())
+    bob.wait(lambda: texts[-1] in bob.messages_text())
+    shown = [line for line in bob.message_texts() if line.startswith("catch-up")]
+    assert shown == texts
+    alice.wait(lambda: alice.last_message().get_attribute("data-status") == "read")
+
+
+def test_a_message_typed_offline_is_sent_once_back_online(people):
+    alice, bob = people
+    alice.go_offline()
+    alice.wait(lambda: alice.offline_banner_shown())
+    alice.send("written in a tunnel")
+    assert alice.last_message().get_attribute("data-status") == "pending"
+    assert "written in a tunnel" in alice.outbox()  # kept in localStorage: closing the tab loses nothing
+    alice.go_online()
+    bob.wait_for_message_text("written in a tunnel")
+    alice.wait(lambda: alice.last_message().get_attribute("data-status") in ("delivered", "read"))
+    assert bob.message_texts().count("written in a tunnel") == 1
+    assert alice.message_texts().count("written in a tunnel") == 1
