@@ -14,7 +14,9 @@ Each route is measured in `runs` fresh processes; the table shows the median.
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -22,7 +24,7 @@ import time
 import uuid
 from pathlib import Path
 
-from tests.benchmarks.common import BENCH_JWT_SECRET, Result, clean_env, in_process_backend, markdown_table, ms
+from tests.benchmarks.common import BENCH_JWT_SECRET, Result, clean_env, in_process_backend, markdown_table, ms, under
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -42,7 +44,7 @@ class Context:
 
 t0, c0 = time.perf_counter(), time.process_time()
 module = importlib.import_module(payload["module"])
-t1 = time.perf_counter()
+t1, c1 = time.perf_counter(), time.process_time()
 loaded = {"modules": len(sys.modules), "boto3": "boto3" in sys.modules, "botocore": "botocore.client" in sys.modules,
           "pynamodb": "pynamodb.models" in sys.modules, "redis": "redis.client" in sys.modules,
           "jwt": "jwt" in sys.modules}
@@ -51,13 +53,17 @@ t2, c2 = time.perf_counter(), time.process_time()
 second = module.handler(payload["events"][1], Context())
 t3 = time.perf_counter()
 print(json.dumps({"import_ms": (t1 - t0) * 1000, "first_ms": (t2 - t1) * 1000, "warm_ms": (t3 - t2) * 1000,
-                  "cpu_ms": (c2 - c0) * 1000,
+                  "import_cpu_ms": (c1 - c0) * 1000, "first_cpu_ms": (c2 - c1) * 1000, "cpu_ms": (c2 - c0) * 1000,
                   "loaded": loaded, "results": [first, second]}))
 """
 
 
 # tiny: an authorizer and the send route, to check the harness runs.
 TINY_ROUTES = ("http_authorizer", "send_message")
+# Issue 6's targets for import + first invoke, measured locally.
+SEND_FUNCTIONS = ("send_message", "ws_send_message")
+SEND_TARGET_MS = 350
+OTHER_TARGET_MS = 250
 
 
 def run(quick: bool = False, tiny: bool = False) -> Result:
@@ -68,7 +74,7 @@ def run(quick: bool = False, tiny: bool = False) -> Result:
         seed = _seed()
         env = clean_env(**backend.env(), POWERTOOLS_METRICS_DISABLED="false")
         baseline = statistics.median(_python_startup(env) for _ in range(3))
-        rows, slowest = [], None
+        rows = []
         from shared.routes import ROUTES
 
         for route in [r for r in ROUTES if r.name in TINY_ROUTES] if tiny else ROUTES:
@@ -85,42 +91,58 @@ def run(quick: bool = False, tiny: bool = False) -> Result:
                 if problem:
                     result.add(f"{route.name}: handler outcome", "unexpected", "success", "FAIL", problem[:200])
                 samples.append(sample)
-            imp = statistics.median(s["import_ms"] for s in samples)
-            first = statistics.median(s["first_ms"] for s in samples)
-            warm = statistics.median(s["warm_ms"] for s in samples)
-            cpu = statistics.median(s["cpu_ms"] for s in samples)
+            figures = {key: statistics.median(s[key] for s in samples)
+                       for key in ("import_ms", "first_ms", "warm_ms", "import_cpu_ms", "first_cpu_ms", "cpu_ms")}
+            total = statistics.median(s["import_ms"] + s["first_ms"] for s in samples)
             loaded = samples[0]["loaded"]
             heavy = [name for name in ("boto3", "botocore", "pynamodb", "redis", "jwt") if loaded[name]]
-            rows.append([f"`{route.name}`", route.key, ms(imp), ms(first), f"**{ms(imp + first)}**", ms(cpu), ms(warm),
-                         str(loaded["modules"]), ", ".join(heavy) or "–"])
-            result.data[route.name] = {"import_ms": imp, "first_invoke_ms": first, "cpu_ms": cpu, "warm_invoke_ms": warm,
+            rows.append([f"`{route.name}`", route.key, _pair(figures["import_ms"], figures["import_cpu_ms"]),
+                         _pair(figures["first_ms"], figures["first_cpu_ms"]), f"**{_pair(total, figures['cpu_ms'])}**",
+                         ms(figures["warm_ms"]), str(loaded["modules"]), ", ".join(heavy) or "–"])
+            result.data[route.name] = {"import_ms": figures["import_ms"], "import_cpu_ms": figures["import_cpu_ms"],
+                                       "first_invoke_ms": figures["first_ms"],
+                                       "first_invoke_cpu_ms": figures["first_cpu_ms"], "total_ms": total,
+                                       "cpu_ms": figures["cpu_ms"], "warm_invoke_ms": figures["warm_ms"],
                                        "modules_after_import": loaded["modules"], "imported_at_init": heavy,
                                        "runs": runs}
-            if slowest is None or imp + first > slowest[1]:
-                slowest = (route.name, imp + first)
+        load = " / ".join(f"{value:.1f}" for value in os.getloadavg())
 
-    imports = [d["import_ms"] for d in result.data.values()]
-    firsts = [d["import_ms"] + d["first_invoke_ms"] for d in result.data.values()]
+    measured = {name: d for name, d in result.data.items() if isinstance(d, dict)}
+    imports = [d["import_ms"] for d in measured.values()]
     result.add("import, median over functions (min–max)", ms(statistics.median(imports)),
                note=f"{ms(min(imports))} – {ms(max(imports))}; Python itself starts in {ms(baseline)}")
-    result.add("import + first invoke, median over functions", ms(statistics.median(firsts)),
-               note=f"slowest: {slowest[0]} {ms(slowest[1])}")
+    for label, names, target in (("send functions", SEND_FUNCTIONS, SEND_TARGET_MS),
+                                 ("every other function", None, OTHER_TARGET_MS)):
+        group = {n: d for n, d in measured.items() if (n in SEND_FUNCTIONS) == (names is not None)}
+        if not group:
+            continue
+        slowest = max(group, key=lambda n: group[n]["total_ms"])
+        by_cpu = max(group, key=lambda n: group[n]["cpu_ms"])
+        result.add(f"import + first invoke, {label}: slowest", ms(group[slowest]["total_ms"]), f"≤ {target} ms",
+                   under(group[slowest]["total_ms"], target + 0.5),
+                   f"{slowest}; of CPU at most {ms(group[by_cpu]['cpu_ms'])} ({by_cpu}); load {load}")
     result.details.append(markdown_table(
-        ["function", "route", "import", "first invoke", "import + first", "of it CPU", "warm invoke", "modules loaded",
+        ["function", "route", "import", "first invoke", "import + first", "warm invoke", "modules loaded",
          "heavy libraries loaded at import"],
         rows,
     ))
     result.details.append(
-        f"Median of {runs} fresh process{'es' if runs > 1 else ''} per function; `python -c pass` in this venv "
+        f"Each cell: wall clock / the process's own CPU time. Median of {runs} fresh process"
+        f"{'es' if runs > 1 else ''} per function; load average {load} (1/5/15 min) at the end: on a shared "
+        f"machine the wall clock grows with the load, the CPU time much less. `python -c pass` in this venv "
         f"takes {ms(baseline)} (not included). Project and dependency code run from .pyc files, as in the "
         "deployed layers (layers/build.py precompiles them; `infra/bootstrap.sh` compiles the venv's). "
-        "'of it CPU' is the process's own CPU time over import + first invoke: on a busy machine it moves "
-        "less than the wall clock, and it leaves out the local servers' share. First invoke includes creating clients on first use against "
+        "The CPU time leaves out the local servers' share (moto's handling of each request is wall clock "
+        "only). First invoke includes creating clients on first use against "
         "local servers (moto, redis-server, the management stub) — on AWS, add real network round trips and "
         "TLS handshakes; this machine's CPU speed also differs from a Lambda arm64 vCPU."
     )
     result.data["python_startup_ms"] = baseline
     return result
+
+
+def _pair(wall_ms: float, cpu_ms: float) -> str:
+    return f"{ms(wall_ms)} / {ms(cpu_ms)}"
 
 
 def _precompile() -> None:
@@ -152,6 +174,9 @@ def _token(user_id: str) -> str:
     return mint_token(user_id, BENCH_JWT_SECRET, ttl_seconds=3600)
 
 
+SEEDED_MESSAGES = 40  # enough for every delete_message event of a full run (3 processes x 2 events)
+
+
 def _seed() -> dict:
     """A conversation between alice and bob, both connected (bob twice), with a few messages."""
     from functions import send_message, start_conversation, ws_connect
@@ -164,11 +189,12 @@ def _seed() -> dict:
     for user, connection_id in (("alice", "alice-phone"), ("bob", "bob-phone"), ("bob", "bob-laptop")):
         response = ws_connect.handler(ws_event("$connect", connection_id=connection_id, user_id=user), None)
         assert response["statusCode"] == 200, response
-    for index in range(20):
+    for index in range(SEEDED_MESSAGES):
         event = http_event("send_message", user_id="alice", path={"id": conversation_id},
                            body={"client_message_id": f"seed-{index}", "type": "text", "content": f"seed {index}"})
         assert parse(send_message.handler(event, None))[0] == 201
-    return {"conversation_id": conversation_id}
+    # Messages 1–2 stay (reactions, stars and the consumers' records name them); each delete takes a new one.
+    return {"conversation_id": conversation_id, "deletable": itertools.count(3)}
 
 
 def _event(name: str, seed: dict) -> dict:
@@ -217,15 +243,45 @@ def _event(name: str, seed: dict) -> dict:
                         body={"action": action, "conversation_id": conversation_id, "message_id": f"{conversation_id}.1"})
     if name == "ws_sync":
         return ws_event("sync", connection_id="bob-phone", user_id="bob", body={"action": "sync", "since": None})
-    if name in ("on_message_stored", "append_user_events"):
+    if name in ("on_message_stored", "append_user_events", "search_indexer"):
         return {"Records": [_stream_record(name, conversation_id)]}
+    if name in ("typing_start", "typing_stop"):
+        return http_event(name, user_id="alice", path={"id": conversation_id})
+    if name == "ws_typing":
+        return ws_event("typing", connection_id="alice-phone", user_id="alice",
+                        body={"action": "typing", "conversation_id": conversation_id, "state": "start"})
+    if name == "get_presence":
+        return http_event(name, user_id="alice", path={"id": "bob"})
+    if name == "get_presence_bulk":
+        return http_event(name, user_id="alice", query={"ids": "bob"})
+    if name in ("unread_count", "list_starred"):
+        return http_event(name, user_id="bob")
+    if name == "search_messages":
+        return http_event(name, user_id="bob", query={"q": "seed"})
+    if name == "add_reaction":
+        return http_event(name, user_id="bob", path={"id": f"{conversation_id}.1"}, body={"emoji": "👍"})
+    if name in ("remove_reaction", "star_message", "unstar_message"):
+        return http_event(name, user_id="bob", path={"id": f"{conversation_id}.1"})
+    if name == "delete_message":  # the sender deletes for everyone: the route's whole work
+        return http_event(name, user_id="alice", path={"id": f"{conversation_id}.{next(seed['deletable'])}"})
+    if name == "presence_sweeper":  # EventBridge's scheduled event
+        return {"version": "0", "id": fresh, "detail-type": "Scheduled Event", "source": "aws.events",
+                "account": "123456789012", "time": "2026-01-01T00:00:00Z", "region": "us-east-1",
+                "resources": ["arn:aws:events:us-east-1:123456789012:rule/parley-presence-sweeper"], "detail": {}}
     raise ValueError(f"no event for route {name}: add one to tests/benchmarks/cold_start.py")
 
 
 def _stream_record(name: str, conversation_id: str) -> dict:
-    """A record of the stream the consumer reads: the seed's first message, or bob's row moving to it."""
+    """A record of the stream the consumer reads: the seed's first message, bob's row moving to it, or
+    the entry of bob's event log that names it."""
     from tests.support.events import stream_record
 
+    if name == "search_indexer":
+        keys = {"user_id": {"S": "bob"}, "seq": {"N": "1"}}
+        image = keys | {"event_id": {"S": "cold-start-1"}, "type": {"S": "new_message"},
+                        "conversation_id": {"S": conversation_id}, "data": {"M": {"seq": {"N": "1"}}},
+                        "created_at": {"N": "1767225600000"}}
+        return stream_record("INSERT", keys=keys, new=image, table="events")
     if name == "on_message_stored":
         keys = {"conversation_id": {"S": conversation_id}, "seq": {"N": "1"}}
         image = keys | {"sender_id": {"S": "alice"}, "client_message_id": {"S": "seed-0"}, "type": {"S": "text"},
@@ -247,14 +303,16 @@ def _check(name: str, results: list) -> str | None:
         else:
             status = response.get("statusCode")
             body = json.loads(response.get("body") or "null")
-            if name == "ws_default":  # an unknown action answers an error frame, by design
+            if name == "presence_sweeper":
+                ok = "offline" in response
+            elif name == "ws_default":  # an unknown action answers an error frame, by design
                 ok = status == 200 and body["type"] == "error"
             elif status is None:  # a stream consumer: every record done
                 ok = response == {"batchItemFailures": []}
             elif name in ("ws_ping", "ws_send_message"):
                 ok = status == 200 and body["type"] in ("pong", "message_ack")
             else:
-                ok = status in (200, 201)
+                ok = status in (200, 201, 204)
         if not ok:
             return f"{name} answered {json.dumps(response)[:300]}"
     return None
