@@ -10,11 +10,36 @@ botocore sessions are not safe for concurrent client creation, hence the lock.
 
 from __future__ import annotations
 
+import os
 import threading
 
+import botocore
+import botocore.loaders
 import botocore.session
 
 from shared.config import aws_endpoint_override
+
+# Where layers/botocore_data.py leaves botocore's data trimmed to Parley's services, next to the botocore it
+# was made from (locally; the deployed layer's botocore has its own data directory trimmed in place).
+_TRIMMED_DATA = os.path.join(os.path.dirname(os.path.dirname(botocore.__file__)), "parley_botocore_data")
+
+
+def trimmed_data_path() -> str | None:
+    """The trimmed copy if it was made from this very botocore: any other version's data may not match it."""
+    try:
+        with open(os.path.join(_TRIMMED_DATA, "BOTOCORE_VERSION")) as file:
+            return _TRIMMED_DATA if file.read().strip() == botocore.__version__ else None
+    except OSError:
+        return None
+
+
+class _TrimmedDataLoader(botocore.loaders.Loader):
+    """botocore's loader with the trimmed copy in place of botocore's data directory. It stands as the
+    built-in data, as it is in the layer: botocore treats endpoints read from elsewhere as a custom endpoint."""
+
+    def __init__(self, path: str):
+        self.BUILTIN_DATA_PATH = path
+        super().__init__()
 
 
 class _SharedSession(botocore.session.Session):
@@ -23,6 +48,9 @@ class _SharedSession(botocore.session.Session):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._clients: dict[tuple, object] = {}
+        # AWS_DATA_PATH (models added by hand) keeps botocore's own loader.
+        if (path := trimmed_data_path()) and not self.get_config_variable("data_path"):
+            self.register_component("data_loader", _TrimmedDataLoader(path))
 
     def create_client(self, service_name, region_name=None, *args, **kwargs):
         # What makes two clients interchangeable: what they talk to and how. The endpoint override in the

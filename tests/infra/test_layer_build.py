@@ -35,6 +35,15 @@ def _synth(outdir: Path, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _botocore_data_services() -> tuple[str, ...]:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("botocore_data", REPO_ROOT / "layers" / "botocore_data.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.SERVICES
+
+
 def _asset_holding(outdir: Path, relative: str) -> Path:
     (found,) = [d for d in outdir.glob("asset.*") if (d / relative).exists()]
     return found
@@ -47,7 +56,11 @@ def test_cdk_synth_builds_the_layers_and_code_with_no_uv_on_path(tmp_path: Path)
     dependencies = _asset_holding(tmp_path, "python/pynamodb/__init__.py") / "python"
     for package in ("redis", "jwt", "aws_lambda_powertools", "cryptography"):
         assert (dependencies / package).is_dir(), f"{package} missing from the dependencies layer"
-    assert not (dependencies / "boto3").exists() and not (dependencies / "botocore").exists()  # Lambda ships them
+    assert not (dependencies / "boto3").exists()  # Lambda ships it
+    # botocore: the pinned one, its data trimmed to Parley's services (layers/botocore_data.py)
+    data = dependencies / "botocore" / "data"
+    services = {d.name for d in data.iterdir() if d.is_dir()}
+    assert services == set(_botocore_data_services()) and (data / "endpoints.json").is_file()
     assert not (dependencies / "bin").exists()
     # Wheels for Lambda (arm64), whatever this machine is; precompiled for a read-only file system.
     (wheel,) = dependencies.glob("cryptography-*.dist-info/WHEEL")

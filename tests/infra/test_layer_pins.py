@@ -51,6 +51,13 @@ def test_runtime_packages_are_not_bundled() -> None:
     assert not set(_pins()) & {canonicalize_name(n) for n in build.RUNTIME_PROVIDED}
 
 
+def test_the_bundled_botocore_is_the_one_the_tests_run_with() -> None:
+    """Its data is trimmed for that version (layers/botocore_data.py); the tests check the trimmed data."""
+    import botocore
+
+    assert next(iter(_pins()["botocore"].specifier)).version == botocore.__version__
+
+
 def _fake_dist(site: Path, name: str, version: str, requires: list[str]) -> None:
     info = site / f"{name}-{version}.dist-info"
     info.mkdir(parents=True)
@@ -67,11 +74,11 @@ def test_closure_check_catches_a_missing_transitive_pin(tmp_path: Path) -> None:
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("alpha==1.0\n")
     site = tmp_path / "python"
-    _fake_dist(site, "alpha", "1.0", ["beta>=2", "botocore>=1", 'gamma; python_version < "3.8"', 'delta; extra == "x"'])
+    _fake_dist(site, "alpha", "1.0", ["beta>=2", "urllib3>=1", 'gamma; python_version < "3.8"', 'delta; extra == "x"'])
     with pytest.raises(SystemExit, match="beta"):
         build.check_closure(site, requirements)
     _fake_dist(site, "beta", "2.1", [])
-    build.check_closure(site, requirements)  # botocore: runtime; gamma, delta: markers say not needed
+    build.check_closure(site, requirements)  # urllib3: runtime; gamma, delta: markers say not needed
 
 
 def test_function_code_needs_no_boto3() -> None:
