@@ -38,13 +38,19 @@ def direct_conversation_id(user_a: str, user_b: str) -> str:
     return f"dm_{digest[:32]}"
 
 
+# Patterns shared/contracts/schemas.py quotes (anchored there).
+CONVERSATION_ID_PATTERN = r"dm_[0-9a-f]{32}"
+SEQ_PATTERN = r"[1-9][0-9]{0,14}"
+_CONVERSATION_ID = re.compile(CONVERSATION_ID_PATTERN)
+
+
 def is_conversation_id(value: str) -> bool:
-    return len(value) == 35 and value.startswith("dm_") and all(c in "0123456789abcdef" for c in value[3:])
+    return _CONVERSATION_ID.fullmatch(value) is not None
 
 
 # A conversation's seq stays well inside JSON's exact integers (2^53) and DynamoDB's numbers.
 MAX_SEQ = 10**15 - 1
-_SEQ = re.compile(r"[1-9][0-9]{0,14}")
+_SEQ = re.compile(SEQ_PATTERN)
 
 
 def message_id(conversation_id: str, seq: int) -> str:

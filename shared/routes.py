@@ -61,6 +61,7 @@ class Route:
     # The per-user search indexes' bucket (shared/repositories/search_indexes.py): "read" or "read_write".
     search_indexes: Literal["read", "read_write"] | None = None
     returns_response: bool = False  # WebSocket: the handler's body is sent back to the caller
+    public: bool = False  # HTTP: no authorizer, anyone may call it (only for what is public anyway)
     memory_mb: int = 256
     timeout_seconds: int = 10
     # Triggers only: records per invocation (stream), and how often a failed batch or event is retried
@@ -186,6 +187,8 @@ ROUTES: tuple[Route, ...] = (
     # HTTP API
     # Cached routes and every writer of messages or conversation rows reach Redis (read caches, their
     # invalidation: shared/repositories/read_cache.py); the Query/GetItem below run on a cache miss.
+    # The OpenAPI document (shared/contracts/openapi.json, in the shared layer): public, like any API's docs.
+    _http("GET", "/openapi.json", "openapi_document", public=True, memory_mb=128, timeout_seconds=3),
     _http("GET", "/conversations", "list_conversations", tables={"user_conversations": {"Query"}}, uses_redis=True),
     # {id} is the other user's id here: API Gateway wants one variable name per path position.
     _http(

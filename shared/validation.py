@@ -8,7 +8,7 @@ import unicodedata
 from shared import limits
 from shared.errors import BadRequestError
 
-_CLIENT_MESSAGE_ID = re.compile(r"[A-Za-z0-9._:\-]+")
+CLIENT_MESSAGE_ID = re.compile(r"[A-Za-z0-9._:\-]+")  # shared/contracts/schemas.py quotes it
 # ASCII digits only: str.isdigit() and int() also take superscripts, other scripts' digits, "_" and spaces.
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
 
@@ -33,7 +33,7 @@ def client_message_id(value: object) -> str:
         raise BadRequestError(
             f"client_message_id must be a string of 1 to {limits.MAX_CLIENT_MESSAGE_ID_LENGTH} characters"
         )
-    if not _CLIENT_MESSAGE_ID.fullmatch(value):
+    if not CLIENT_MESSAGE_ID.fullmatch(value):
         raise BadRequestError("client_message_id may hold only letters, digits and . _ : -")
     return value
 

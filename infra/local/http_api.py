@@ -251,7 +251,7 @@ class HttpApi:
         epoch_ms = now_ms()
 
         authorizer = None
-        if self._authorizer is not None:
+        if self._authorizer is not None and not route.public:
             identity = http_request.header(IDENTITY_SOURCE_HEADER)
             if not identity:
                 return message_response(401, "Unauthorized", request_id)

@@ -40,6 +40,17 @@ def target():
         yield Target(runtime.http_url, runtime.ws_url, LOCAL_DEV_SECRET)
 
 
+@pytest.fixture(autouse=True)
+def frames_keep_to_the_contract():
+    """Every frame a test's sockets received was validated as it arrived (tests/support/client.py)."""
+    from tests.support.client import CONTRACT_VIOLATIONS
+
+    CONTRACT_VIOLATIONS.clear()
+    yield
+    if CONTRACT_VIOLATIONS:
+        raise CONTRACT_VIOLATIONS[0]
+
+
 @pytest.fixture
 def users():
     """Fresh user ids per test, so tests never see each other's data on a shared target."""

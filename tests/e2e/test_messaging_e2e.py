@@ -193,11 +193,11 @@ def test_unknown_actions_and_bad_frames_get_error_frames_and_the_connection_stay
     async def scenario(session):
         alice = client(session, target, users["alice"])
         ws = await alice.connect()
-        await ws.send({"action": "teleport"})
+        await ws.send_off_contract({"action": "teleport"})
         assert (await ws.next(of_type("error")))["data"]["error"]["code"] == "bad_request"
-        await ws.ws.send_str("this is not json")
+        await ws.send_off_contract("this is not json")
         assert (await ws.next(of_type("error")))["data"]["error"]["code"] == "bad_request"
-        await ws.send({"action": "sendMessage", "conversation_id": "dm_" + "0" * 32, "client_message_id": "c", "content": "x" * 5000})
+        await ws.send_off_contract({"action": "sendMessage", "conversation_id": "dm_" + "0" * 32, "client_message_id": "c", "content": "x" * 5000})
         assert (await ws.next(of_type("error")))["data"]["error"]["code"] == "bad_request"
         await ws.send({"action": "ping"})
         assert (await ws.next(of_type("pong")))["type"] == "pong"

@@ -66,6 +66,9 @@ def test_http_route_is_integrated_and_authorized(full, route) -> None:
     api_route = _routes(full, api_id)[route.key]
     function_id, _ = full.function(route.handler)
     assert _integrated_function(full, api_route) == function_id
+    if route.public:  # the OpenAPI document: anyone may read it
+        assert api_route["AuthorizationType"] == "NONE" and "AuthorizerId" not in api_route
+        return
     assert api_route["AuthorizationType"] == "CUSTOM"
     (authorizer_id,) = full.refs(api_route["AuthorizerId"])
     assert _authorizer_function(full, authorizer_id) == full.function(authorizer_for("http").handler)[0]
