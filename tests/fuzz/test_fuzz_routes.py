@@ -2,7 +2,8 @@
 
 Whatever a client sends: never a 5xx, always JSON, every error the contract's `{"error": {"code",
 "message"}}` with a code from shared/errors.py (an `error` frame on the WebSocket), the socket stays
-open (a ping after every frame gets its pong), and a refused input stores nothing. Routes added to the
+open (a ping after every frame gets its pong), every frame answered keeps to the AsyncAPI document
+(shared/contracts/asyncapi.json), and a refused input stores nothing. Routes added to the
 route table are fuzzed without touching this file.
 
 Bounded and reproducible by default (derandomized, a fixed budget of examples shared by the routes);
@@ -25,6 +26,7 @@ from shared import errors, limits
 from shared.auth import LOCAL_DEV_SECRET, mint_token
 from shared.routes import HTTP_ROUTES, WEBSOCKET_ROUTES, Route
 from tests.fuzz.conftest import FUZZER, PEER, REPLY_TIMEOUT_SECONDS, FuzzTarget, writes
+from tests.support.contracts import validate_server_frame
 
 pytestmark = pytest.mark.fuzz
 
@@ -242,7 +244,9 @@ def test_no_http_input_gets_a_5xx_or_anything_but_json_and_a_refusal_stores_noth
 async def _next_frame(ws: aiohttp.ClientWebSocketResponse) -> dict:
     message = await ws.receive(timeout=REPLY_TIMEOUT_SECONDS)
     assert message.type == aiohttp.WSMsgType.TEXT, (message.type, message.data, message.extra)
-    return json.loads(message.data)
+    frame = json.loads(message.data)
+    validate_server_frame(frame)  # whatever was sent, the answer keeps to asyncapi.json
+    return frame
 
 
 @pytest.mark.parametrize("route", ACTIONS, ids=lambda route: route.key)

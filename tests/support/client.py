@@ -24,7 +24,7 @@ from tests.support.contracts import (
     validate_server_frame,
 )
 
-# Frames received that broke the contract, with the reader that got them (a reader task cannot raise).
+# Received frames that broke the contract (a reader task cannot raise): tests/e2e/conftest.py fails the test.
 CONTRACT_VIOLATIONS: list[ContractViolation] = []
 
 
