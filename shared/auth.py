@@ -63,6 +63,14 @@ class TokenVerifier:
         self._jwks_client = None  # jwt.PyJWKClient, made on the first RS256 token
         self._jwt = None  # PyJWT, imported on the first token (shared.auth.pyjwt)
 
+    def prepare(self) -> None:
+        """All a first token needs that no token decides, now: PyJWT, and the secret if it lives in Secrets
+        Manager (Lambda's init phase: shared/wiring.py)."""
+        if self._jwt is None:
+            self._jwt = pyjwt(with_rsa=bool(self._config.jwks_url))
+        if self._stored_secret is not None:
+            self._stored_secret.prefetch()
+
     def user_id(self, token: str | None) -> str:
         if not token:
             raise UnauthorizedError("missing token")
@@ -134,6 +142,20 @@ class StoredSecret:
         if self._secret is None:
             raise UnauthorizedError("cannot verify tokens: the signing secret is unavailable, retry shortly")
         return self._secret
+
+    def prefetch(self) -> None:
+        """Fetches the secret ahead of its first use. A failure is logged and does not count as an attempt:
+        the first token tries again at once rather than being refused for the minimum interval."""
+        try:
+            secret = self._load(self._arn)
+        except Exception as error:
+            from shared.log import logger
+
+            logger.warning("could not fetch the JWT secret ahead of use", extra={"error": repr(error)})
+            return
+        with self._lock:
+            self._secret = secret
+            self._fetched_at = self._attempted_at = self._clock()
 
     def refetch(self) -> bool:
         """Fetches the secret again (unless fetched too recently); True if it changed."""

@@ -97,6 +97,11 @@ def _seconds_setting(name: str, default: float) -> float:
     return value
 
 
+def lambda_initialization_type() -> str | None:
+    """How Lambda started this process (on-demand, provisioned-concurrency, snap-start); None off Lambda."""
+    return os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") or None
+
+
 @functools.cache
 def load_config() -> Config:
     return Config(

@@ -44,6 +44,9 @@ def lambda_handler(handler: Callable[[dict, Any], Any]) -> Callable[[dict, Any],
             current_function.reset(token)
 
     invoke.parley_instrumented = True
+    from shared.wiring import prepare_at_init
+
+    prepare_at_init(function)  # Lambda's init phase: this runs as the handler module is imported
     return invoke
 
 

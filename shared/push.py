@@ -32,6 +32,10 @@ class ManagementApiPusher:
             return False
         return True
 
+    def prepare(self) -> None:
+        """Makes the client now rather than on the first push (Lambda's init phase: shared/wiring.py)."""
+        self._get_client()
+
     def _get_client(self):
         with self._lock:
             if self._client is None:

@@ -8,6 +8,7 @@ PynamoDB; only functions given REDIS_URL load redis-py).
 from __future__ import annotations
 
 import functools
+import sys
 
 
 @functools.cache
@@ -126,6 +127,49 @@ def search():
     from shared.services.search import SearchDeps
 
     return SearchDeps(indexes=S3SearchIndexes(search_bucket()), messages=messages(), conversations=conversations())
+
+
+# Lambda runs a function's init phase (the import of its handler module) with a full vCPU whatever its memory
+# size, and each invocation with its memory's share (256 MB: about a seventh of a vCPU): what the first request
+# would make costs several times less wall clock made during init. SnapStart is left out: a snapshot would
+# keep the credentials the clients were made with.
+_PREPARE_AT_INIT = ("on-demand", "provisioned-concurrency")
+
+
+def prepare_at_init(function: str) -> None:
+    """On Lambda, during init: the clients `function`'s route will use (its route table entry says which) —
+    PynamoDB's DynamoDB client, Redis, the management API, S3 — and the authorizers' PyJWT and Secrets Manager
+    secret. Objects only, no connection (the secret aside). Off Lambda (tests, `parley local`) nothing:
+    everything is made on first use. A failure here is logged and left to the first request.
+    The wiring's caches make the same objects the handler gets."""
+    from shared.config import lambda_initialization_type
+
+    if lambda_initialization_type() not in _PREPARE_AT_INIT:
+        return
+    from shared.routes import ROUTES
+
+    route = next((r for r in ROUTES if r.name == function), None)
+    if route is None:
+        return
+    # Storage and pushes only where the import loaded their code: `ws_ping` loads them for a lapsed heartbeat only.
+    loaded = sys.modules
+    try:
+        if route.tables and "shared.repositories.storage" in loaded:
+            from shared.repositories.storage import transaction_connection
+
+            transaction_connection().client  # noqa: B018 - the models share it (shared/aws.py)
+        if route.uses_redis:
+            cache()
+        if route.manages_connections and "shared.push" in loaded and (pusher := messaging().pusher) is not None:
+            pusher.prepare()
+        if route.search_indexes:
+            search().indexes.prepare()
+        if route.api == "authorizer":
+            token_verifier().prepare()
+    except Exception:
+        from shared.log import logger
+
+        logger.warning("could not prepare the clients at init: they are made on first use", exc_info=True)
 
 
 def reset() -> None:

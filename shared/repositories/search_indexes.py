@@ -200,6 +200,10 @@ class S3SearchIndexes:
         except BotoCoreError as error:
             raise StorageUnavailableError("the search index is unavailable") from error
 
+    def prepare(self) -> None:
+        """Makes the S3 client now rather than on the first read (Lambda's init phase: shared/wiring.py)."""
+        self._get_client()
+
     def _get_client(self):
         with self._client_lock:
             if self._client is None:

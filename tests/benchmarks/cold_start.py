@@ -86,7 +86,7 @@ def run(quick: bool = False, tiny: bool = False) -> Result:
             samples = []
             for _ in range(runs):
                 events = [_event(route.name, seed) for _ in range(2)]
-                sample = _measure(route.name, events, env)
+                sample = _measure(route.name, events, _function_env(route, env))
                 problem = _check(route.name, sample["results"])
                 if problem:
                     result.add(f"{route.name}: handler outcome", "unexpected", "success", "FAIL", problem[:200])
@@ -139,6 +139,15 @@ def run(quick: bool = False, tiny: bool = False) -> Result:
     )
     result.data["python_startup_ms"] = baseline
     return result
+
+
+def _function_env(route, env: dict) -> dict:
+    """What the stack gives this route's function (infra/constructs/endpoint_function.py): Redis, the
+    management API and the JWT secret only where the route uses them; and Lambda's init type, which has the
+    function make its clients while it is imported (shared/wiring.py, prepare_at_init)."""
+    unused = {"REDIS_URL": route.uses_redis, "WS_MANAGEMENT_URL": route.manages_connections,
+              "JWT_SECRET": route.reads_jwt_secret}
+    return {k: v for k, v in env.items() if unused.get(k, True)} | {"AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand"}
 
 
 def _pair(wall_ms: float, cpu_ms: float) -> str:

@@ -194,3 +194,21 @@ print("cryptography" in sys.modules)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == str(jwks)
+
+
+def test_a_secret_prepared_ahead_serves_the_first_token_without_a_fetch():
+    store = StoredSecrets(SECRET)
+    v = store.verifier()
+    v.prepare()  # Lambda's init phase
+    assert store.fetches == 1
+    assert v.user_id(mint_token("alice", SECRET)) == "alice" and store.fetches == 1
+
+
+def test_a_failed_fetch_ahead_of_use_lets_the_first_token_fetch_at_once():
+    store = StoredSecrets(SECRET)
+    v = store.verifier()
+    store.failing = True
+    v.prepare()
+    store.failing = False
+    assert v.user_id(mint_token("alice", SECRET)) == "alice"  # not refused for the minimum interval
+    assert store.fetches == 2
