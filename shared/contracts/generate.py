@@ -40,10 +40,11 @@ class MissingContract(Exception):
     pass
 
 
-# API Gateway answers these itself too, with its own body (no token, throttling, integration failures).
-_GATEWAY_STATUSES = (401, 413, 429, 500, 503)
+# API Gateway answers these itself too, with its own body (a request it cannot parse, e.g. a URL too long;
+# no token; throttling; integration failures).
+_GATEWAY_STATUSES = (400, 401, 413, 429, 500, 503)
 _ERROR_DESCRIPTIONS = {
-    400: "Bad request: the message says what is wrong",
+    400: "Bad request: the message says what is wrong (API Gateway's own for a request it cannot parse)",
     401: "Missing, invalid or expired token",
     413: "Request body too large",
     429: "Too many requests (a send or typing limit, or API Gateway's throttling)",

@@ -227,8 +227,8 @@ class HttpContract:
 
 
 PAGE = {
-    "limit": Query({"type": "integer", "minimum": 1, "maximum": limits.MAX_PAGE_SIZE, "default": limits.DEFAULT_PAGE_SIZE}, "page size"),
-    "cursor": Query(ref("Cursor"), "next_cursor of the previous page"),
+    "limit": Query({"type": "integer", "minimum": 1, "maximum": limits.MAX_PAGE_SIZE, "default": limits.DEFAULT_PAGE_SIZE}, "page size (empty: the default)"),
+    "cursor": Query(ref("Cursor"), "next_cursor of the previous page (empty: the first page)"),
 }
 _NEXT_CURSOR = {**nullable(ref("Cursor")), "description": "null on the last page"}
 _MESSAGE = obj({"message": ref("Message")})
@@ -292,7 +292,7 @@ HTTP_CONTRACTS: dict[str, HttpContract] = {
         "The caller's missed events since a cursor (the same envelopes the WebSocket pushes)",
         {200: ref("SyncPage")},
         query={
-            "since": Query(ref("Cursor"), "next_cursor of the previous sync; omit for the start of the log"),
+            "since": Query(ref("Cursor"), "next_cursor of the previous sync; omit (or empty) for the start of the log"),
             "limit": Query(
                 {"type": "integer", "minimum": 1, "maximum": limits.SYNC_MAX_LIMIT, "default": limits.SYNC_DEFAULT_LIMIT},
                 "at most this many events",

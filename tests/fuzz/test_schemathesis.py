@@ -1,11 +1,13 @@
 """Contract fuzzing: schemathesis generates requests from the OpenAPI document (shared/contracts/openapi.json)
-for every operation, sends them to a real `parley local` with real tokens, and checks every answer against
-the document: no 5xx, a status the operation declares, its content type, its body schema, its headers.
+for every operation, those it allows and those it forbids, sends them to a real `parley local` with real
+tokens, and checks every answer against the document: no 5xx, a status the operation declares, its content
+type, its body schema, its headers.
 
 Bounded and reproducible (derandomized): SCHEMATHESIS_EXAMPLES per operation (PARLEY_FUZZ_SCALE multiplies
 it, PARLEY_FUZZ_RANDOM=1 draws new examples). Half the requests to a route with an {id} name something
 that exists (the seeded conversation, one of its messages, the peer), so successful answers are checked
-too, not only 404s.
+too, not only 404s. (Not checked: that the server refuses everything the document forbids — it ignores
+unknown fields, and takes an empty `cursor` or `limit` as none.)
 """
 
 from __future__ import annotations
@@ -93,15 +95,25 @@ def _existing_kind(route) -> str | None:
     return path_id["$ref"].rsplit("/", 1)[1] if path_id else None
 
 
-@pytest.mark.parametrize("route", HTTP_ROUTES, ids=lambda route: route.key)
-def test_every_answer_keeps_to_the_openapi_document(contract_target, route):
+# Positive: requests the document allows; negative: requests it forbids (each answer must still be one the
+# document declares). The public document's route takes no input at all, so it has no negative requests.
+CASES = [
+    pytest.param(route, mode, id=f"{route.key} {mode.value}")
+    for route in HTTP_ROUTES
+    for mode in schemathesis.GenerationMode
+    if not (route.public and mode is schemathesis.GenerationMode.NEGATIVE)
+]
+
+
+@pytest.mark.parametrize("route, mode", CASES)
+def test_every_answer_keeps_to_the_openapi_document(contract_target, route, mode):
     operation = SCHEMA[route.path][route.method]
     kind = _existing_kind(route)
 
     @SETTINGS
-    @given(case=operation.as_strategy(), real_id=st.booleans())
+    @given(case=operation.as_strategy(mode), real_id=st.booleans())
     def check(case, real_id):
-        if kind and real_id:
+        if kind and real_id and mode is schemathesis.GenerationMode.POSITIVE:
             case.path_parameters["id"] = contract_target.existing[kind]
         headers = {} if route.public else {"Authorization": f"Bearer {contract_target.token}"}
         began = time.monotonic()
