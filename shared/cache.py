@@ -9,6 +9,8 @@ costs one socket timeout per period per process, not one per request.
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -71,14 +73,15 @@ class Cache:
 
 
 def redis_client(url: str, timeout_seconds: float):
-    import redis
+    _defer_redis_package_init()
     from redis.backoff import NoBackoff
+    from redis.client import Redis
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.retry import Retry
 
     # One immediate retry on a dropped connection (a pooled connection the server closed); never on a
     # timeout: the breaker, not a retry loop, decides when to try a slow Redis again.
-    return redis.Redis.from_url(
+    return Redis.from_url(
         url,
         socket_connect_timeout=timeout_seconds,
         socket_timeout=timeout_seconds,
@@ -86,3 +89,39 @@ def redis_client(url: str, timeout_seconds: float):
         retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         decode_responses=True,
     )
+
+
+_package_init_lock = threading.RLock()
+
+
+def _defer_redis_package_init() -> None:
+    """redis-py's package __init__ also imports its asyncio, cluster and sentinel clients: ~11 ms of every
+    cold start that reaches Redis, for code Parley never runs. Unless redis is imported already, the package
+    module is made without running its __init__, so `redis.client` & co. load alone; the first lookup of a
+    name the package lacks (`import redis; redis.Redis`, `from redis import asyncio`) runs the __init__ then,
+    into that same module, so all of redis-py stays reachable, once (tests/unit/test_cache.py)."""
+    with _package_init_lock:
+        if "redis" in sys.modules:
+            return
+        spec = importlib.util.find_spec("redis")
+        package = importlib.util.module_from_spec(spec)
+        state = {"init": "deferred"}
+
+        def __getattr__(name: str):
+            with _package_init_lock:  # other threads wait for the __init__ to finish
+                if state["init"] == "deferred":
+                    state["init"] = "running"  # its own lookups (its submodules) fall through to the import
+                    try:
+                        spec.loader.exec_module(package)
+                    except BaseException:
+                        state["init"] = "deferred"
+                        raise
+                    del package.__getattr__
+                    state["init"] = "done"
+            try:
+                return package.__dict__[name]
+            except KeyError:
+                raise AttributeError(f"module 'redis' has no attribute {name!r}") from None
+
+        package.__getattr__ = __getattr__
+        sys.modules["redis"] = package

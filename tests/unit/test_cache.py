@@ -106,3 +106,24 @@ def test_errors_that_are_not_redis_failures_propagate_and_leave_the_breaker_clos
     with pytest.raises(KeyError):
         cache.call(broken, default=None, what="test")
     assert not cache.is_open
+
+
+def test_the_redis_client_loads_without_redis_pys_asyncio_half_and_the_rest_stays_reachable():
+    """shared.cache defers redis-py's package __init__ (a fresh process: this one imported redis already)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = """
+import sys
+from shared.cache import redis_client
+client = redis_client("redis://127.0.0.1:1", 0.1)
+assert "redis.asyncio" not in sys.modules and "redis.cluster" not in sys.modules, "loaded at once"
+import redis
+from redis import asyncio
+assert redis.Redis is type(client) and redis.asyncio is asyncio and redis.__version__
+assert sys.modules["redis.asyncio"] is asyncio and redis.from_url("redis://x").connection_pool
+"""
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
