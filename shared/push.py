@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -63,14 +63,19 @@ class FanOutResult:
     failed: int = 0
 
 
-def fan_out(pusher: Pusher, connection_ids: Iterable[str], data: bytes) -> FanOutResult:
-    """Posts to every connection at once; a failed post is logged, never fatal to the caller."""
+def fan_out(
+    pusher: Pusher, connection_ids: Iterable[str], data: bytes, *, alongside: Callable[[], object] | None = None
+) -> FanOutResult:
+    """Posts to every connection at once; a failed post is logged, never fatal to the caller. `alongside`:
+    one more I/O call (that never raises) made at the same time as the posts, e.g. a cache invalidation."""
     connection_ids = list(connection_ids)
     result = FanOutResult()
     if len(data) > limits.WS_MAX_FRAME_BYTES:
         logger.error("frame too large to push", extra={"bytes": len(data)})
-        return result
+        connection_ids = []
+    extra = [alongside] if alongside is not None else []
     if not connection_ids:
+        run_concurrently(extra)
         return result
 
     def post(connection_id: str):
@@ -80,7 +85,8 @@ def fan_out(pusher: Pusher, connection_ids: Iterable[str], data: bytes) -> FanOu
             logger.exception("push failed", extra={"connection_id": connection_id})
             return connection_id, None
 
-    outcomes = run_concurrently([functools.partial(post, connection_id) for connection_id in connection_ids])
+    posts = [functools.partial(post, connection_id) for connection_id in connection_ids]
+    outcomes = run_concurrently(posts + extra)[: len(posts)]
     for connection_id, delivered in outcomes:
         if delivered is True:
             result.delivered += 1

@@ -19,7 +19,7 @@ from shared.repositories.storage import (
     transaction_connection,
 )
 from shared.repositories.conversations import last_message_record
-from shared.repositories.read_cache import HISTORY_CACHED, ReadCache
+from shared.repositories.read_cache import HISTORY_CACHED, PendingInvalidation, ReadCache
 from shared.tables import MessageRecord, ReplyTo, SentMessageRecord, UserConversationRecord
 
 _CONDITION_FAILED = "ConditionalCheckFailed"
@@ -76,12 +76,14 @@ class MessageRepository:
             )
         return int(newest[0].seq) if newest else 0
 
-    def store(self, message: Message) -> None:
+    def store(self, message: Message) -> PendingInvalidation:
         """ONE transaction: the message at its seq, the claim on (sender, client_message_id), and the sender's
         own conversation row moved to it (read-your-writes: the sender's list moves with the store).
 
         The row needs no "forward only" condition: message n+1 can only commit once n exists, so rows are
         written in seq order. Raises DuplicateSendError (the claim is taken) or SeqTakenError (stale seq).
+        Returns the read caches' invalidation (the history, the sender's list) for the caller to run before
+        it answers; a failure that may have committed runs it at once.
         """
         record = MessageRecord(
             message.conversation_id,
@@ -114,11 +116,14 @@ class MessageRepository:
                     condition=row.conversation_id.exists(),
                 )
 
-        written = True  # or maybe: a failure that is not a condition's may have committed
+        invalidation = self.read_cache.pending(message.conversation_id, [message.sender_id])
+        written, stored = True, False  # written: or maybe (a failure that is not a condition's may have committed)
         with storage_call("store message"):
             try:
                 retry_transaction(write)
                 self._remember(message.conversation_id, message.seq)
+                stored = True
+                return invalidation
             except TransactWriteError as error:
                 codes = cancellation_codes(error)
                 written = not (len(codes) == 3 and _CONDITION_FAILED in codes[:2])
@@ -131,8 +136,8 @@ class MessageRepository:
                     raise SeqTakenError(message.seq) from None
                 raise
             finally:
-                if written:  # the conversation's messages and the sender's row
-                    self.read_cache.changed(message.conversation_id, [message.sender_id])
+                if written and not stored:  # the conversation's messages and the sender's row may have changed
+                    invalidation()
 
     def find_sent(self, sender_id: str, client_message_id: str) -> Message | None:
         with storage_call("find sent message"):

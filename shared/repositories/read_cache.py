@@ -13,7 +13,9 @@ may have committed), one Redis round trip:
                                             counts, last-message previews and statuses)
 
 The repositories call it themselves: ConversationRepository on every row write (`_move`, `create_direct`),
-MessageRepository.store for the send (the message and the sender's row). A new write to messages or rows
+MessageRepository.store for a failed send. A stored send hands it back (`pending`) and the send runs it
+alongside its pushes, before it answers: the one Redis round trip the send waits for before pushing is
+its rate limit, and the sender still reads its own write. A new write to messages or rows
 goes through one of them or calls the hook; tests/unit/test_read_cache_routes.py fails for a route that
 writes either table without Redis in reach (`uses_redis`).
 
@@ -75,6 +77,25 @@ def unread_key(user_id: str) -> str:
     return f"unread:{user_id}"
 
 
+def _keys(conversation_id: str | None, user_ids: Iterable[str]) -> list[str]:
+    keys = [history_key(conversation_id)] if conversation_id else []
+    return keys + [key for user in user_ids for key in (list_key(user), unread_key(user))]
+
+
+class PendingInvalidation:
+    """An invalidation that runs once, however often it is called (from the pushes' pool or the caller)."""
+
+    def __init__(self, invalidate: Callable[[], object]):
+        self._invalidate: Callable[[], object] | None = invalidate
+        self._lock = threading.Lock()
+
+    def __call__(self) -> None:
+        with self._lock:
+            invalidate, self._invalidate = self._invalidate, None
+        if invalidate is not None:
+            invalidate()
+
+
 class ReadCache:
     def __init__(self, cache: Cache | None):
         self._cache = cache
@@ -89,9 +110,11 @@ class ReadCache:
 
     def changed(self, conversation_id: str | None = None, user_ids: Iterable[str] = ()) -> None:
         """The hook (above)."""
-        keys = [history_key(conversation_id)] if conversation_id else []
-        keys += [key for user in user_ids for key in (list_key(user), unread_key(user))]
-        self._invalidate(keys)
+        self._invalidate(_keys(conversation_id, user_ids))
+
+    def pending(self, conversation_id: str | None = None, user_ids: Iterable[str] = ()) -> PendingInvalidation:
+        """The hook, to run later, once: the send runs it alongside its pushes, and always before it answers."""
+        return PendingInvalidation(lambda: self._invalidate(_keys(conversation_id, user_ids)))
 
     # Cache-aside reads: `load` reads DynamoDB (consistently) and returns something JSON can hold.
     def history(self, conversation_id: str, load: Callable[[], T]) -> T:

@@ -78,20 +78,26 @@ def send_message(
     """Stores the message at the conversation's next seq (once per client_message_id), then pushes it to
     every device of both users except the sending one.
 
-    Hot path: one TransactWriteItems (message, claim, the sender's row) and one consistent BatchGetItem
-    (both users' connections); participants and the newest seq come from per-instance caches. The
-    recipient's row and both users' event logs are derived by stream consumers (shared/services/event_log.py).
+    Hot path: one Redis round trip (the rate limit), one TransactWriteItems (message, claim, the sender's
+    row) and one consistent BatchGetItem (both users' connections), then the pushes; participants and the
+    newest seq come from per-instance caches. The read caches' invalidation goes alongside the pushes and
+    is done before the answer (the sender reads its own write). The recipient's row and both users' event
+    logs are derived by stream consumers (shared/services/event_log.py).
     """
     participants = require_participant(deps.conversations, sender_id, request.conversation_id)
     deps.limiter.check(sender_id)
     reply_to = _quoted(deps.messages, request) if request.reply_to_seq else None
     created_ms = now_ms()
-    message, created = _store(deps.messages, sender_id, request, iso_from_ms(created_ms), reply_to)
-    metrics.count(metrics.MESSAGES_STORED if created else metrics.DUPLICATE_SENDS)
-    if message.reply_to is not None:
-        message = _link_reply(deps.messages, message)
-    if deps.pusher is not None:
-        push_to_users(deps, participants, new_message_envelope(message), skip=origin_connection_id)
+    message, created, invalidate = _store(deps.messages, sender_id, request, iso_from_ms(created_ms), reply_to)
+    try:
+        metrics.count(metrics.MESSAGES_STORED if created else metrics.DUPLICATE_SENDS)
+        if message.reply_to is not None:
+            message = _link_reply(deps.messages, message)
+        if deps.pusher is not None:
+            frame = new_message_envelope(message)
+            push_to_users(deps, participants, frame, skip=origin_connection_id, alongside=invalidate)
+    finally:
+        invalidate()  # a no-op once it went alongside the pushes
     return SendResult(message, created)
 
 
@@ -110,6 +116,10 @@ def _link_reply(messages: MessageRepository, reply: Message) -> Message:
     if quoted is not None and quoted.deleted and not reply.reply_to.deleted:
         return messages.tombstone_reply_preview(reply.conversation_id, reply.seq) or reply
     return reply
+
+
+def _nothing_changed() -> None:
+    return None
 
 
 def _store(
@@ -135,26 +145,26 @@ def _store(
             reply_to=reply_to,
         )
         try:
-            messages.store(message)
-            return message, True
+            return message, True, messages.store(message)
         except SeqTakenError:
             refresh = True  # another send took that seq: read the newest and try the next one
             time.sleep(random.uniform(0, 0.02) * (attempt + 1))
         except DuplicateSendError as duplicate:
             if not duplicate.existing.same_send_as(message):
                 raise ConflictError("client_message_id was already used for a different message") from None
-            return duplicate.existing, False
+            return duplicate.existing, False, _nothing_changed
     raise StorageUnavailableError("too many concurrent sends in this conversation, retry shortly")
 
 
-def push_to_users(deps: MessagingDeps, user_ids, frame: dict, *, skip: str | None = None) -> None:
+def push_to_users(deps: MessagingDeps, user_ids, frame: dict, *, skip: str | None = None, alongside=None) -> None:
     """Pushes one frame to every live connection of the users (one consistent read finds them all), except
     `skip`; forgets connections that answer 410 or outlived their expiry. A failed push is logged, never
-    fatal: the event is in the user's log, and sync recovers it."""
+    fatal: the event is in the user's log, and sync recovers it. `alongside`: an I/O call made at the same
+    time as the posts (fan_out)."""
     found = deps.connections.of_users(sorted(user_ids), now_ms() // 1000)
     owner = {c: user for user, conns in found.items() for c in conns.live}
     targets = [c for c in owner if c != skip]
-    result = fan_out(deps.pusher, targets, encode(frame).encode())
+    result = fan_out(deps.pusher, targets, encode(frame).encode(), alongside=alongside)
     gone_by_user: dict[str, list[str]] = {user: list(conns.expired) for user, conns in found.items()}
     for connection_id in result.gone:
         gone_by_user[owner[connection_id]].append(connection_id)

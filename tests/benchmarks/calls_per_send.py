@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import statistics
+import threading
 import time
 import uuid
 from collections import Counter
@@ -35,21 +36,34 @@ class CallCounter:
         self.calls: Counter[tuple[str, str]] = Counter()
         self.attempts: Counter[tuple[str, str]] = Counter()
         self.redis_round_trips = 0
+        # Round trips the request's own thread made (it waits for them), not the I/O pool's (shared/concurrency.py),
+        # whose calls go alongside others: what a request waits for before its first push.
+        self.redis_waited = 0
+        self.before_first_push: dict | None = None  # {"dynamodb": calls, "redis": round trips waited for}
         self.uncounted: list = []  # Redis clients of the harness itself
 
     def reset(self):
         self.calls.clear()
         self.attempts.clear()
-        self.redis_round_trips = 0
+        self.redis_round_trips = self.redis_waited = 0
+        self.before_first_push = None
         if self.meter is not None:
             self.meter.reset()
 
     def _on(self, counter: Counter):
         def handler(event_name: str, **kwargs):
             _, service, operation = event_name.split(".", 2)
+            if counter is self.calls and operation == "PostToConnection" and self.before_first_push is None:
+                dynamodb = sum(n for (service_name, _), n in self.calls.items() if service_name == "dynamodb")
+                self.before_first_push = {"dynamodb": dynamodb, "redis": self.redis_waited}
             counter[(service, operation)] += 1
 
         return handler
+
+    def _redis_round_trip(self):
+        self.redis_round_trips += 1
+        if not threading.current_thread().name.startswith("io"):
+            self.redis_waited += 1
 
     @contextlib.contextmanager
     def installed(self):
@@ -71,11 +85,12 @@ class CallCounter:
 
         def execute_command(client, *args, **kwargs):
             if client not in counter.uncounted:
-                counter.redis_round_trips += 1
+                counter._redis_round_trip()
             return original_execute_command(client, *args, **kwargs)
 
         def pipeline_execute(pipeline, *args, **kwargs):
-            counter.redis_round_trips += 1 if pipeline.command_stack else 0
+            if pipeline.command_stack:
+                counter._redis_round_trip()
             return original_pipeline_execute(pipeline, *args, **kwargs)
 
         botocore.session.Session.create_client = create_client
@@ -290,6 +305,7 @@ def _measure(result: Result, backend, counter: CallCounter, pump, repeats: int) 
                 "redis": redis_stats.commands(),
                 "capacity": copy.deepcopy(counter.meter.capacity),  # later set-ups and timings add to it
                 "records": body.get("records") if isinstance(body, dict) else None,
+                "before_first_push": counter.before_first_push,
             }
         )
         posts = counts[-1]["posts"]
@@ -297,6 +313,14 @@ def _measure(result: Result, backend, counter: CallCounter, pump, repeats: int) 
             result.add(f"{label}: outcome", f"status {status}, {posts} pushes",
                        f"{expected_status}, {expected_posts} pushes",
                        "FAIL", str(body)[:200])
+        if label.startswith("send, "):  # issue 6: at most 2 DynamoDB requests and 1 Redis round trip before the pushes
+            before = counts[-1]["before_first_push"] or {}
+            within = before and before["dynamodb"] <= 2 and before["redis"] <= 1
+            result.add(f"{label}: calls before the first push",
+                       f"{before.get('dynamodb')} DynamoDB, {before.get('redis')} Redis round trip(s)",
+                       "≤ 2 DynamoDB, ≤ 1 Redis", "ok" if within else "FAIL",
+                       f"{counts[-1]['redis_round_trips']} Redis round trips in all (the cache invalidation goes "
+                       "alongside the pushes)")
         if label == "history page" and len(body.get("messages", [])) != 50:
             result.add("history page: size", str(len(body.get("messages", []))), "50", "FAIL")
 
@@ -334,6 +358,8 @@ def _measure(result: Result, backend, counter: CallCounter, pump, repeats: int) 
                 + [f"{c['capacity'].write_units:g} / {c['capacity'].read_units:g}" for c in counts])
     rows.append(["**Redis commands** (round trips)"]
                 + [f"**{sum(c['redis'].values())}** ({c['redis_round_trips']})" for c in counts])
+    rows.append(["before the first push: DynamoDB calls / Redis round trips waited for"]
+                + [f"{b['dynamodb']} / {b['redis']}" if (b := c["before_first_push"]) else "—" for c in counts])
     rows.append(["**Management API posts** (received by the stub)"] + [f"**{c['posts']}**" for c in counts])
     rows.append(["HTTP requests to AWS APIs, incl. SDK retries"] + [str(c["attempts"]) for c in counts])
     rows.append([f"wall time, median of {repeats} (in-process, moto)"] + [ms(t) for t in timings])
@@ -355,6 +381,7 @@ def _measure(result: Result, backend, counter: CallCounter, pump, repeats: int) 
             "aws_http_attempts": c["attempts"],
             "redis_commands": dict(c["redis"]),
             "redis_round_trips": c["redis_round_trips"],
+            "before_first_push": c["before_first_push"],
             "management_api_posts": c["posts"],
             "write_units": c["capacity"].write_units,
             "read_units": c["capacity"].read_units,

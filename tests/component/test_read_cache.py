@@ -11,6 +11,8 @@ import time
 import pytest
 
 from shared import wiring
+from shared.errors import StorageUnavailableError
+from shared.repositories.connections import ConnectionRepository
 from shared.repositories.messages import MessageRepository
 from tests.component.test_redis_breaker import configure, own_redis  # noqa: F401 (a fixture)
 from tests.conftest import DYNAMODB_GRANTS
@@ -130,6 +132,22 @@ def test_a_new_conversation_appears_in_both_cached_lists(backend, streams):
     assert len(_listed("alice")) == 2 and len(_listed("carol")) == 1
 
 
+def test_a_send_whose_pushes_fail_still_refreshes_the_senders_reads_before_it_answers(backend, streams, monkeypatch):
+    # The send's invalidation goes alongside its pushes: a failure before them must not skip it.
+    conversation_id = _conversation(backend, streams)
+    _contents("alice", conversation_id), _listed("alice")  # cached
+
+    def lookup_fails(*args, **kwargs):
+        raise StorageUnavailableError("connections unreadable")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(ConnectionRepository, "of_users", lookup_fails)
+        assert send("alice", conversation_id, "three", client_message_id="m3")[0] == 503  # stored, not pushed
+
+    assert _contents("alice", conversation_id)[0] == "three"
+    assert _listed("alice")[conversation_id]["last_message"]["preview"] == "three"
+
+
 def test_a_fill_racing_a_send_never_puts_the_old_page_back(backend, streams, monkeypatch):
     conversation_id = _conversation(backend, streams)
     read_newest = MessageRepository._newest
@@ -150,7 +168,7 @@ def test_a_lost_invalidation_never_hides_a_sent_message(backend, streams, monkey
     conversation_id = _conversation(backend, streams)
     _contents("alice", conversation_id)  # cached
     with monkeypatch.context() as patched:
-        patched.setattr(type(wiring.read_cache()), "changed", lambda *args, **kwargs: None)
+        patched.setattr(type(wiring.read_cache()), "_invalidate", lambda *args, **kwargs: True)
         assert send("alice", conversation_id, "three", client_message_id="m3")[0] == 201
 
     # The cached page's newest seq is behind alice's row: it is dropped and read again.
