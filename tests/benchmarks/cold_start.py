@@ -1,10 +1,9 @@
 """Function init time: for every route of shared.routes.ROUTES, a fresh Python process (this venv) that
 imports `functions.<name>` and then handles a realistic first event, then a second one.
 
-- import: wall clock around `import functions.<name>` (what Lambda reports as most of Init Duration,
-  less the runtime's own start);
-- first invoke: the first call of the handler, which creates what it needs on first use (PynamoDB's
-  botocore client, the management-API client, the Redis connection, the JWT verifier);
+- import: `import functions.<name>` (what Lambda reports as most of Init Duration, less the runtime's own
+  start), with Lambda's init type set, so it includes making the route's clients (shared/wiring.py);
+- first invoke: the first call of the handler: its first connections and requests;
 - warm invoke: a second call in the same process, for contrast.
 
 The backend is a moto server with Parley's tables, a real redis-server and a recording management API,
