@@ -5,6 +5,7 @@ Context (cdk.json, or -c key=value):
   jwks_url=https://…            verify RS256 tokens through this JWKS; else an HS256 secret is created
   jwt_issuer=…, jwt_audience=…  optional claims to require
   cors_origins=https://a,https://b   origins allowed by the HTTP API (default *)
+  web=true|false                deploy the web client (web/dist: `bash web/build.sh`) on S3 + CloudFront (default false)
 """
 
 from __future__ import annotations

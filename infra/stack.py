@@ -31,6 +31,7 @@ class ParleySettings:
     tracing: bool = False  # X-Ray active tracing on every function (costs cold start: see README)
     jwt: JwtSettings = field(default_factory=JwtSettings)
     cors_origins: tuple[str, ...] = ("*",)
+    web: bool = False  # the web client (web/dist) on S3 + CloudFront
 
     @classmethod
     def from_context(cls, node: Node) -> ParleySettings:
@@ -39,6 +40,7 @@ class ParleySettings:
             redis=_flag(node.try_get_context("redis"), default=True, name="redis"),
             retain_data=_flag(node.try_get_context("retain_data"), default=True, name="retain_data"),
             tracing=_flag(node.try_get_context("tracing"), default=False, name="tracing"),
+            web=_flag(node.try_get_context("web"), default=False, name="web"),
             jwt=JwtSettings(
                 jwks_url=node.try_get_context("jwks_url") or None,
                 issuer=node.try_get_context("jwt_issuer") or None,
@@ -102,6 +104,13 @@ class ParleyStack(cdk.Stack):
         cdk.CfnOutput(
             self, "WebSocketManagementUrl", value=apis.websocket_stage.callback_url, description="@connections API"
         )
+        if settings.web:
+            from infra.constructs.web_client import WebClientHosting
+
+            web = WebClientHosting(
+                self, "Web", http_api_url=f"{apis.http_stage.url}api/v1", websocket_url=apis.websocket_stage.url
+            )
+            cdk.CfnOutput(self, "WebClientUrl", value=web.url, description="the web client (CloudFront)")
         if jwt.secret is not None:
             cdk.CfnOutput(self, "JwtSecretArn", value=jwt.secret.secret_arn, description="HS256 key for user JWTs")
 
