@@ -121,6 +121,9 @@ class ChatPage:
                 return
         raise AssertionError(f"no {action!r} in the menu of {text!r}")
 
+    def attach_image(self, path) -> None:
+        self.driver.find_element(CSS, "#attach-image").send_keys(str(path))
+
     def search(self, query: str) -> None:
         box = self.find("#search")
         box.clear()

@@ -96,6 +96,7 @@ def test_a_reply_quotes_the_message_it_answers(people):
     quote = lambda: bob.message_with_text("Great, see you then").find_element("css selector", "[data-testid=quote]")  # noqa: E731
     bob.wait(lambda: "Sure, at noon" in quote().text)
     alice.screenshot("thread-desktop")
+    bob.screenshot("thread-phone")
 
 
 def test_delete_for_everyone_leaves_a_tombstone(people):
@@ -159,3 +160,30 @@ def test_a_message_typed_offline_is_sent_once_back_online(people):
     alice.wait(lambda: alice.last_message().get_attribute("data-status") in ("delivered", "read"))
     assert bob.message_texts().count("written in a tunnel") == 1
     assert alice.message_texts().count("written in a tunnel") == 1
+
+
+def _png(path, width: int = 64, height: int = 48) -> None:
+    """A small valid PNG (a colour gradient), written without an imaging library."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + bytes(v for x in range(width) for v in (x * 4 % 256, y * 5 % 256, 160)) for y in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def test_an_uploaded_image_appears_for_bob(people, tmp_path):
+    from shared.routes import ROUTES
+
+    if not any(route.name == "upload_image" for route in ROUTES):
+        pytest.skip("media (issue: images, voice notes, files) is not on this branch yet")
+    alice, bob = people
+    image = tmp_path / "sunset.png"
+    _png(image)
+    alice.attach_image(image)
+    bob.wait(lambda: bob.driver.find_elements("css selector", ".messages [data-testid=image][data-loaded=true]"), timeout=60)
+    alice.wait(lambda: alice.driver.find_elements("css selector", ".messages [data-testid=image][data-loaded=true]"))
+    bob.screenshot("image-phone")

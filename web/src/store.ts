@@ -50,6 +50,7 @@ export class Chat {
   connectionState: ConnectionState = "connecting";
   openId: string | null = null;
   announcement = "";
+  uploading = 0; // uploads not yet judged and sent
   error = "";
   private readonly markers = new Map<string, { delivered: number; read: number }>(); // the peer's, per conversation
   private readonly myRead = new Map<string, number>(); // read marker sent per conversation
@@ -62,6 +63,7 @@ export class Chat {
   private resendTimer = 0;
   private notifyQueued = false;
   private syncing = false;
+  private readonly acksAfterSync = new Map<string, Message>(); // a sync acks each conversation's latest once
 
   constructor(
     readonly me: string,
@@ -161,6 +163,8 @@ export class Chat {
 
   private afterSync(): void {
     this.syncing = false;
+    this.acksAfterSync.forEach((m) => this.connection.send({ action: "ack", conversation_id: m.conversation_id, message_id: m.id }));
+    this.acksAfterSync.clear();
     this.flushOutbox(0);
     if (this.openId) this.markRead(this.openId);
   }
@@ -305,7 +309,10 @@ export class Chat {
       }
     }
     if (isNew && !mine) {
-      this.connection.send({ action: "ack", conversation_id: message.conversation_id, message_id: message.id });
+      const latest = this.acksAfterSync.get(message.conversation_id);
+      if (this.syncing) {
+        if (!latest || latest.seq < message.seq) this.acksAfterSync.set(message.conversation_id, message);
+      } else this.connection.send({ action: "ack", conversation_id: message.conversation_id, message_id: message.id });
       this.clearTyping(message.conversation_id);
       if (!existing && !this.syncing) {
         this.announcement = `${message.sender_id}: ${previewOf(message)}`;
@@ -522,6 +529,8 @@ export class Chat {
     const body: Record<string, unknown> = { content_type: contentType, size: file.size };
     if (kind === "image") body.quality = "standard";
     if (kind === "file") body.file_name = fileName ?? "file";
+    this.uploading += 1;
+    this.notify();
     try {
       const grant = await this.api.uploadGrant(kind, body);
       const ready = new Promise<void>((resolve, reject) => {
@@ -530,13 +539,22 @@ export class Chat {
       const form = new FormData();
       Object.entries(grant.upload.fields).forEach(([name, value]) => form.append(name, value));
       form.append("file", file, fileName ?? "upload");
-      const stored = await fetch(grant.upload.url, { method: "POST", body: form });
-      if (!stored.ok) throw new Error(`the upload failed (${stored.status})`);
-      await ready;
+      let stored: Response | null = null;
+      try {
+        stored = await fetch(grant.upload.url, { method: "POST", body: form });
+      } catch {
+        // A storage endpoint without CORS for this origin still took the upload (a form POST needs no
+        // preflight); only its answer is unreadable. Parley's verdict (media_ready/rejected) tells.
+      }
+      if (stored && !stored.ok) throw new Error(`the upload failed (${stored.status})`);
+      await Promise.race([ready, new Promise((_, reject) => setTimeout(() => reject(new Error(`the ${kind} upload got no answer`)), 120_000))]);
       this.uploads.delete(grant.media.id);
       this.send(conversationId, "", null, { type: kind, media_id: grant.media.id });
     } catch (e) {
       this.fail(e instanceof Error ? e.message : e);
+    } finally {
+      this.uploading -= 1;
+      this.notify();
     }
   }
 }

@@ -133,7 +133,16 @@ function Sidebar({ chat, onSignOut }: { chat: Chat; onSignOut: () => void }) {
                   <span class="name">{c.peer_id}</span>
                   <time class="when">{c.last_message ? formatTime(c.last_message.created_at) : ""}</time>
                   <span class="preview">
-                    {typing ? <em>typing…</em> : c.last_message ? (c.last_message.deleted ? <em>This message was deleted</em> : c.last_message.preview) : <em>No messages yet</em>}
+                    {typing ? (
+                      <em>typing…</em>
+                    ) : c.last_message ? (
+                      <>
+                        {c.last_message.sender_id === chat.me && "You: "}
+                        {c.last_message.deleted ? <em>This message was deleted</em> : c.last_message.preview}
+                      </>
+                    ) : (
+                      <em>No messages yet</em>
+                    )}
                   </span>
                   {c.unread_count > 0 && (
                     <span class="badge" data-testid="unread" aria-label={`${c.unread_count} unread`}>

@@ -71,6 +71,11 @@ export function ThreadView({ chat, conversation }: { chat: Chat; conversation: C
       <p class="typing" data-testid="typing" aria-live="polite">
         {peerTyping ? `${conversation.peer_id} is typing…` : ""}
       </p>
+      {chat.uploading > 0 && (
+        <p class="typing" role="status" data-testid="uploading">
+          Uploading…
+        </p>
+      )}
       <Composer chat={chat} conversation={conversation} replyTo={replyTo} onSent={() => setReplyTo(null)} />
     </main>
   );
@@ -78,6 +83,11 @@ export function ThreadView({ chat, conversation }: { chat: Chat; conversation: C
 
 function MessageItem({ chat, message, onReply }: { chat: Chat; message: ChatMessage; onReply: (m: ChatMessage) => void }) {
   const [menu, setMenu] = useState(false);
+  const menuRef = useRef<HTMLDivElement>(null);
+  const toggle = useRef<HTMLButtonElement>(null);
+  useEffect(() => {
+    if (menu) menuRef.current?.querySelector<HTMLButtonElement>("button")?.focus(); // keyboard users land in it
+  }, [menu]);
   const mine = message.sender_id === chat.me;
   const status = mine && !message.pending ? chat.statusOf(message) : null;
   const starred = chat.starred.has(message.id);
@@ -92,7 +102,12 @@ function MessageItem({ chat, message, onReply }: { chat: Chat; message: ChatMess
       data-id={message.id}
       data-seq={message.pending ? undefined : message.seq}
       data-status={message.pending ? "pending" : status ?? undefined}
-      onKeyDown={(e) => e.key === "Escape" && setMenu(false)}
+      onKeyDown={(e) => {
+        if (e.key === "Escape" && menu) {
+          setMenu(false);
+          toggle.current?.focus();
+        }
+      }}
     >
       <div class="bubble">
         <span class="sr-only">{mine ? "You" : message.sender_id}: </span>
@@ -146,11 +161,11 @@ function MessageItem({ chat, message, onReply }: { chat: Chat; message: ChatMess
       )}
       {!message.pending && !message.deleted && (
         <div class="actions">
-          <button type="button" class="more" aria-haspopup="true" aria-expanded={menu} aria-label="Message actions" onClick={() => setMenu(!menu)}>
+          <button type="button" class="more" ref={toggle} aria-haspopup="true" aria-expanded={menu} aria-label="Message actions" onClick={() => setMenu(!menu)}>
             ⋯
           </button>
           {menu && (
-            <div class="menu" role="group" aria-label="Message actions">
+            <div class="menu" ref={menuRef} role="group" aria-label="Message actions">
               <div class="emoji" role="group" aria-label="React">
                 {REACTIONS.map((emoji) => (
                   <button
@@ -212,15 +227,13 @@ function Composer({
     onSent();
   }
 
-  function pick(kind: "image" | "file") {
-    const chooser = document.createElement("input");
-    chooser.type = "file";
-    if (kind === "image") chooser.accept = "image/jpeg,image/png,image/webp,image/gif";
-    chooser.onchange = () => {
+  function picked(kind: "image" | "file") {
+    return (event: Event) => {
+      const chooser = event.target as HTMLInputElement;
       const file = chooser.files?.[0];
       if (file) chat.sendMedia(conversation.id, kind, file, file.name);
+      chooser.value = "";
     };
-    chooser.click();
   }
 
   async function toggleRecording() {
@@ -260,12 +273,14 @@ function Composer({
         </div>
       )}
       <div class="row">
-        <button type="button" class="icon" aria-label="Send a photo" onClick={() => pick("image")}>
-          📷
-        </button>
-        <button type="button" class="icon" aria-label="Send a file" onClick={() => pick("file")}>
-          📎
-        </button>
+        <label class="icon" title="Send a photo">
+          <span aria-hidden="true">📷</span>
+          <input type="file" id="attach-image" class="sr-only" aria-label="Send a photo" accept="image/jpeg,image/png,image/webp,image/gif" onChange={picked("image")} />
+        </label>
+        <label class="icon" title="Send a file">
+          <span aria-hidden="true">📎</span>
+          <input type="file" id="attach-file" class="sr-only" aria-label="Send a file" onChange={picked("file")} />
+        </label>
         <button type="button" class={`icon ${recorder ? "recording" : ""}`} aria-label={recorder ? "Stop and send the voice message" : "Record a voice message"} onClick={toggleRecording}>
           {recorder ? "⏹" : "🎤"}
         </button>
