@@ -14,6 +14,10 @@ export function useChat(chat: Chat): void {
 export function App({ chat, onSignOut }: { chat: Chat; onSignOut: () => void }) {
   useChat(chat);
   const open = chat.openId ? chat.conversations.get(chat.openId) : undefined;
+  const unread = [...chat.conversations.values()].reduce((total, c) => total + c.unread_count, 0);
+  useEffect(() => {
+    document.title = unread ? `(${unread}) Parley` : "Parley";
+  }, [unread]);
   return (
     <div class="app" data-view={open ? "thread" : "list"}>
       {chat.connectionState === "offline" && (

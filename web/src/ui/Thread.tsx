@@ -244,12 +244,15 @@ function Composer({
     }
     try {
       const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
-      const started = new MediaRecorder(stream, { mimeType: "audio/webm;codecs=opus" });
+      // WebM/Opus where the browser records it (Chromium, Firefox), else MP4/AAC (Safari): both accepted.
+      const webm = MediaRecorder.isTypeSupported("audio/webm;codecs=opus");
+      const started = new MediaRecorder(stream, { mimeType: webm ? "audio/webm;codecs=opus" : "audio/mp4" });
       const chunks: Blob[] = [];
       started.ondataavailable = (e) => chunks.push(e.data);
       started.onstop = () => {
         stream.getTracks().forEach((t) => t.stop());
-        chat.sendMedia(conversation.id, "audio", new Blob(chunks, { type: "audio/webm" }), "voice.webm");
+        const type = webm ? "audio/webm" : "audio/mp4";
+        chat.sendMedia(conversation.id, "audio", new Blob(chunks, { type }), webm ? "voice.webm" : "voice.m4a");
       };
       started.start();
       setRecorder(started);
