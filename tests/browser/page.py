@@ -38,6 +38,9 @@ class ChatPage:
             "--disable-dev-shm-usage",
             "--disable-gpu",
             "--disable-extensions",
+            # A microphone for voice notes: Chromium's built-in fake device (a beep), allowed without a prompt.
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
             f"--window-size={width},{height}",
         ):
             options.add_argument(argument)
@@ -123,6 +126,15 @@ class ChatPage:
 
     def attach_image(self, path) -> None:
         self.driver.find_element(CSS, "#attach-image").send_keys(str(path))
+
+    def attach_file(self, path) -> None:
+        self.driver.find_element(CSS, "#attach-file").send_keys(str(path))
+
+    def record_voice_note(self, seconds: float) -> None:
+        self.find("button[aria-label='Record a voice message']").click()
+        self.find("button[aria-label='Stop and send the voice message']")
+        time.sleep(seconds)  # the recording's length: what the test sends
+        self.find("button[aria-label='Stop and send the voice message']").click()
 
     def search(self, query: str) -> None:
         box = self.find("#search")

@@ -175,11 +175,15 @@ def _png(path, width: int = 64, height: int = 48) -> None:
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
-def test_an_uploaded_image_appears_for_bob(people, tmp_path):
+def _needs_media() -> None:
     from shared.routes import ROUTES
 
     if not any(route.name == "upload_image" for route in ROUTES):
-        pytest.skip("media (issue: images, voice notes, files) is not on this branch yet")
+        pytest.skip("media (images, voice notes, files) is not on this branch yet")
+
+
+def test_an_uploaded_image_appears_for_bob(people, tmp_path):
+    _needs_media()
     alice, bob = people
     image = tmp_path / "sunset.png"
     _png(image)
@@ -187,3 +191,23 @@ def test_an_uploaded_image_appears_for_bob(people, tmp_path):
     bob.wait(lambda: bob.driver.find_elements("css selector", ".messages [data-testid=image][data-loaded=true]"), timeout=60)
     alice.wait(lambda: alice.driver.find_elements("css selector", ".messages [data-testid=image][data-loaded=true]"))
     bob.screenshot("image-phone")
+
+
+def test_a_file_arrives_with_its_name_and_size(people, tmp_path):
+    _needs_media()
+    alice, bob = people
+    notes = tmp_path / "minutes.txt"
+    notes.write_text("Lunch at noon.\n" * 100)  # 1,500 bytes
+    alice.attach_file(notes)
+    file_link = lambda: bob.driver.find_elements("css selector", ".messages [data-testid=file]")  # noqa: E731
+    bob.wait(lambda: file_link() and "minutes.txt" in file_link()[-1].text, timeout=60)
+    assert "1.5 KB" in file_link()[-1].text
+    bob.wait(lambda: file_link()[-1].get_attribute("href"))  # a download link, fetched when shown
+
+
+def test_a_voice_note_is_recorded_sent_and_playable(people):
+    _needs_media()
+    alice, bob = people
+    alice.record_voice_note(1.5)
+    audio = lambda: bob.driver.find_elements("css selector", ".messages audio")  # noqa: E731
+    bob.wait(lambda: audio() and audio()[-1].get_attribute("src"), timeout=60)
