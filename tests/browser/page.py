@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -32,6 +32,7 @@ class ChatPage:
     def launch(cls, name: str, base_url: str, *, width: int, height: int) -> ChatPage:
         options = webdriver.ChromeOptions()
         options.binary_location = CHROMIUM
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         for argument in (
             "--headless=new",
             "--no-sandbox",  # CI runs as root
@@ -57,10 +58,17 @@ class ChatPage:
         def check(_driver) -> object:
             try:
                 return condition()
-            except (StaleElementReferenceException, WebDriverException, IndexError):
+            except (StaleElementReferenceException, WebDriverException, IndexError, StopIteration):
                 return False  # the view re-rendered between finding and reading: look again
 
-        WebDriverWait(self.driver, timeout, poll_frequency=0.1).until(check, f"{self.name}: condition not met")
+        try:
+            WebDriverWait(self.driver, timeout, poll_frequency=0.1).until(check)
+        except TimeoutException:
+            # What the person saw and what the page logged: an artifact to read when CI fails.
+            self.driver.save_screenshot(str(ARTIFACTS / f"failed-{self.name}.png"))
+            logs = [f'{entry["timestamp"]} {entry["message"]}' for entry in self.driver.get_log("browser")]
+            (ARTIFACTS / f"failed-{self.name}.log").write_text("\n".join(logs))
+            raise AssertionError(f"{self.name}: condition not met in {timeout} s; console: {logs[-5:]}") from None
 
     def find(self, selector: str) -> WebElement:
         self.wait(lambda: self.driver.find_elements(CSS, selector))
@@ -115,14 +123,19 @@ class ChatPage:
 
     def act_on_message(self, text: str, action: str) -> None:
         """Opens the message's menu (⋯) and presses the button labelled `action` (its text or aria-label)."""
-        message = self.message_with_text(text)
-        message.find_element(CSS, "button.more").click()
-        self.wait(lambda: message.find_element(CSS, ".menu"))
-        for button in message.find_elements(CSS, ".menu button"):
-            if action in (button.text, button.get_attribute("aria-label")):
-                button.click()
-                return
-        raise AssertionError(f"no {action!r} in the menu of {text!r}")
+        self.wait_for_message_text(text)
+
+        def attempt() -> bool:  # again from the start if the list re-rendered under it
+            message = self.message_with_text(text)
+            if not message.find_elements(CSS, ".menu"):
+                message.find_element(CSS, "button.more").click()
+            for button in message.find_elements(CSS, ".menu button"):
+                if action in (button.text, button.get_attribute("aria-label")):
+                    button.click()
+                    return True
+            return False
+
+        self.wait(attempt)
 
     def attach_image(self, path) -> None:
         self.driver.find_element(CSS, "#attach-image").send_keys(str(path))
@@ -176,8 +189,13 @@ class ChatPage:
         return self.find(".messages").text
 
     def message_with_text(self, text: str) -> WebElement:
+        """The stored message (not the pending copy shown while it is sent) showing `text`."""
         self.wait_for_message_text(text)
-        return next(m for m in self.messages() if text in [e.text for e in m.find_elements(CSS, ".text")])
+        return next(
+            m
+            for m in self.driver.find_elements(CSS, ".messages .message[data-seq]")
+            if text in [e.text for e in m.find_elements(CSS, ".text")]
+        )
 
     def wait_for_message_text(self, text: str) -> None:
         self.wait(lambda: text in self.message_texts())

@@ -92,6 +92,7 @@ export class Connection {
       clearTimeout(this.pongTimer);
       if (this.stopped) return;
       this.setState("offline");
+      if (!navigator.onLine) return; // the browser knows it is offline: its "online" event reconnects
       const base = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
       this.attempt += 1;
       this.retryTimer = window.setTimeout(() => this.open(), base / 2 + Math.random() * base);
@@ -107,10 +108,15 @@ export class Connection {
     }, PING_EVERY_MS);
   }
 
+  /** The network is back (or the page is shown again): no more waiting out the backoff. A socket that
+   * looks open may not have survived the change: a ping it doesn't answer closes it (and a sync follows). */
   private reconnectNow = (): void => {
-    if (this.socket === null && !this.stopped) {
-      this.attempt = 1;
-      this.open();
+    if (this.stopped) return;
+    this.attempt = 1; // a connection attempt failing from now on retries soon, not after the longest wait
+    if (this.socket === null) this.open();
+    else if (this.send({ action: "ping" })) {
+      clearTimeout(this.pongTimer);
+      this.pongTimer = window.setTimeout(() => this.socket?.close(4000), PONG_WITHIN_MS);
     }
   };
 

@@ -23,6 +23,7 @@ const TYPING_SHOWN_MS = 3_000; // the receiver expires an indicator 3 s after th
 const TYPING_REPEAT_MS = 2_000;
 const RESEND_AFTER_MS = 8_000;
 const SEEN_EVENTS_KEPT = 5_000;
+const FOLLOW_UP_SYNC_MS = [3_000, 10_000];
 
 export function newClientMessageId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(12));
@@ -63,6 +64,7 @@ export class Chat {
   private resendTimer = 0;
   private notifyQueued = false;
   private syncing = false;
+  private followUpSyncs: number[] = [];
   private readonly acksAfterSync = new Map<string, Message>(); // a sync acks each conversation's latest once
 
   constructor(
@@ -157,8 +159,16 @@ export class Chat {
 
   private onOpen(): void {
     this.syncing = true;
-    this.connection.send({ action: "sync", since: this.outbox.syncCursor, limit: 500 });
+    this.requestSync();
     this.loadPresence().catch(() => undefined);
+    // A message sent while this device was away reaches the event log through the streams, a second or so
+    // after its (missed) push: one sent just before this reconnect may not be in this sync yet. Look again.
+    this.followUpSyncs.forEach(clearTimeout);
+    this.followUpSyncs = FOLLOW_UP_SYNC_MS.map((ms) => window.setTimeout(() => this.requestSync(), ms));
+  }
+
+  private requestSync(): void {
+    this.connection.send({ action: "sync", since: this.outbox.syncCursor, limit: 500 });
   }
 
   private afterSync(): void {
@@ -204,7 +214,7 @@ export class Chat {
       case "sync":
         data.events.forEach((event: Envelope) => this.onFrame(event));
         this.outbox.syncCursor = data.next_cursor;
-        if (data.has_more) this.connection.send({ action: "sync", since: data.next_cursor, limit: 500 });
+        if (data.has_more) this.requestSync();
         else this.afterSync();
         break;
       case "error":
