@@ -242,29 +242,30 @@ def sweep_expired_items(now: float | None = None) -> int:
 
 
 def _sweep_table(table, attribute: str, now: float) -> int:
+    """Checks and deletes a few hundred items per hold of the lock: a table of 10,000 connection rows once
+    held it for its whole scan, stalling every request meanwhile."""
     with moto_dynamodb._lock:
-        keys = [(item.hash_key, item.range_key) for item in _items(table) if _expired(item, attribute, now)]
-    deleted = 0
-    for start in range(0, len(keys), _SWEEP_CHUNK):
+        partitions = list(table.items)  # a copy of the keys (C speed): the table may change between holds
+    deleted, position = 0, 0
+    while position < len(partitions):
         with moto_dynamodb._lock:
             _state.identity = TTL_IDENTITY
             try:
-                for hash_key, range_key in keys[start : start + _SWEEP_CHUNK]:
-                    item = table.get_item(hash_key, range_key)
-                    if item is not None and _expired(item, attribute, now):  # not renewed meanwhile
-                        table.delete_item(hash_key, range_key)
-                        deleted += 1
+                checked = 0
+                while position < len(partitions) and checked < _SWEEP_CHUNK:
+                    partition = table.items.get(partitions[position])
+                    position += 1
+                    if partition is None:
+                        continue
+                    items = list(partition.values()) if table.range_key_attr is not None else [partition]
+                    checked += len(items)
+                    for item in items:
+                        if _expired(item, attribute, now):
+                            table.delete_item(item.hash_key, item.range_key)
+                            deleted += 1
             finally:
                 _state.identity = None
     return deleted
-
-
-def _items(table):
-    for partition in table.items.values():
-        if table.range_key_attr is None:
-            yield partition
-        else:
-            yield from partition.values()
 
 
 def _expired(item, attribute: str, now: float) -> bool:

@@ -27,6 +27,7 @@ from infra.local.http_api import MAX_PAYLOAD_BYTES, CorsPolicy, HttpApi
 from infra.local.iam import DynamoDbGrants
 from infra.local.lambda_invoker import Handler, LambdaInvoker
 from infra.local.management_api import ManagementApi
+from infra.local import signing as loopback_signing
 from infra.local.services import (
     DEFAULT_REGION,
     REDIS_WATCH_INTERVAL_SECONDS,
@@ -188,6 +189,7 @@ class LocalRuntime:
         region = self._env.get("AWS_REGION") or self._env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
         # As IAM would: a function's DynamoDB call outside its route's grants is refused (before any client).
         DynamoDbGrants(self._routes).install(botocore_session())
+        loopback_signing.install(botocore_session())  # the local endpoints check no signatures
 
         self._invoker = LambdaInvoker(region=region, handlers=self._handlers, max_workers=self._max_workers)
         registry = ConnectionRegistry()

@@ -289,6 +289,21 @@ def test_a_ttl_expiry_is_a_remove_by_the_dynamodb_service(tables):
     run(consumer(), handler, scenario)
 
 
+def test_the_ttl_sweep_deletes_every_expired_item_a_chunk_at_a_time(tables, monkeypatch):
+    """The sweep lets go of moto's lock between chunks (10,000 connection rows once stalled requests)."""
+    monkeypatch.setattr(moto_streams, "_SWEEP_CHUNK", 2)
+    client = boto3.client("dynamodb")
+    make_table(client)
+    past, future = int(time.time()) - 10, int(time.time()) + 3600
+    for partition in range(7):
+        put(client, f"p{partition}", 1, expires_at=past if partition % 2 == 0 else future)
+    for sk in range(3):
+        put(client, "many", sk, expires_at=past)
+    assert moto_streams.sweep_expired_items() == 4 + 3
+    left = client.scan(TableName=TABLE)["Items"]
+    assert sorted(item["pk"]["S"] for item in left) == ["p1", "p3", "p5"]
+
+
 def test_a_schedule_runs_its_function_with_eventbridges_scheduled_event(tables):
     events = []
     route = Route("tidy_up", "schedule", "rate(5 minutes)")
