@@ -131,7 +131,8 @@ _READ_GRANTS = dict(
     tables={
         "conversations": {"GetItem"},
         "user_conversations": {"GetItem", "UpdateItem"},
-        "connections": {"BatchGetItem", "UpdateItem"},
+        # GetItem when only one user's devices are told (the local IAM check found it: parley local).
+        "connections": {"BatchGetItem", "GetItem", "UpdateItem"},
     },
     manages_connections=True,
     uses_redis=True,  # the read caches' invalidation (shared/repositories/read_cache.py)

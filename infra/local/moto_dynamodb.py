@@ -42,6 +42,7 @@ def install() -> None:
     DynamoDBBackend.transact_write_items = _transact_write_items
     _query_one_partition()
     _parse_each_update_expression_once()
+    _parse_each_plain_condition_once()
     _installed = True
 
 
@@ -70,6 +71,35 @@ def _parse_each_update_expression_once() -> None:
         return pickle.loads(tree)
 
     UpdateExpressionParser.make = classmethod(make_from_cache)
+
+
+def _parse_each_plain_condition_once() -> None:
+    """A condition without values (`attribute_not_exists(#0)`: PynamoDB's exists/does_not_exist, most of
+    a transaction's) was parsed twice per item too. Its tree only reads the item it is evaluated on, so it
+    is kept as it is, with the names it was found to use (moto's validation reads them)."""
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    parse = ConditionExpressionParser.parse
+    parsed: dict[tuple, tuple] = {}
+
+    @functools.wraps(parse)
+    def parse_from_cache(self):
+        if self.expression_attribute_values:
+            return parse(self)
+        key = (self.condition_expression, tuple(sorted((self.expression_attribute_names or {}).items())))
+        found = parsed.get(key)
+        if found is None:
+            tree = parse(self)
+            found = (tree, tuple(self.expr_attr_names_found), tuple(self.expr_attr_values_found))
+            if len(parsed) < _PARSED_EXPRESSIONS_KEPT:
+                parsed[key] = found
+            return tree
+        tree, names_found, values_found = found
+        self.expr_attr_names_found.extend(names_found)
+        self.expr_attr_values_found.extend(values_found)
+        return tree
+
+    ConditionExpressionParser.parse = parse_from_cache
 
 
 def _query_one_partition() -> None:

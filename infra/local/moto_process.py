@@ -139,7 +139,8 @@ def _direct_json_route(app):
         status, headers, body = handler.dispatch(request, request.raw_url, dict(request.headers))
         body = body.encode() if isinstance(body, str) else body
         headers = {name: str(value) for name, value in headers.items() if name.lower() != "content-length"}
-        headers.setdefault("Content-Type", "text/html; charset=utf-8")  # as Flask's Response
+        if not any(name.lower() == "content-type" for name in headers):
+            headers["Content-Type"] = "text/html; charset=utf-8"  # as Flask's Response
         headers["Content-Length"] = str(len(body))
         start_response(f"{status} {HTTPStatus(status).phrase}", list(headers.items()))
         return [body]

@@ -180,6 +180,11 @@ class LocalRuntime:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self._host, self._requested_port))
         self._listener = _Listener(sock=sock, port=sock.getsockname()[1])
+        # Before any client is made, the tables' too (a client copies the session's handlers when made, and
+        # the functions get the same shared one). As IAM would: a function's DynamoDB call outside its
+        # route's grants is refused.
+        DynamoDbGrants(self._routes).install(botocore_session())
+        loopback_signing.install(botocore_session())  # the local endpoints check no signatures
         if self._start_services:
             self.services = start_services(self._env)
             default_jwt_secret(self._env)
@@ -187,9 +192,6 @@ class LocalRuntime:
             if self.services.embedded_redis:
                 self._redis_watch = asyncio.create_task(self._keep_redis_running(self.services))
         region = self._env.get("AWS_REGION") or self._env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
-        # As IAM would: a function's DynamoDB call outside its route's grants is refused (before any client).
-        DynamoDbGrants(self._routes).install(botocore_session())
-        loopback_signing.install(botocore_session())  # the local endpoints check no signatures
 
         self._invoker = LambdaInvoker(region=region, handlers=self._handlers, max_workers=self._max_workers)
         registry = ConnectionRegistry()

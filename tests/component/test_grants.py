@@ -87,6 +87,9 @@ def _reads(backend, streams, read: Callable[[str, str], object]) -> None:
     _with_gone_device(backend, alice)
     _cold()
     read(bob, conversation_id)
+    send(bob, conversation_id, "hello", "2")
+    streams.drain()
+    read(bob, conversation_id)  # his own row is read up to his send: only Alice's devices are told
 
 
 def _ack(backend, streams) -> None:

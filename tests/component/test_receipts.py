@@ -135,3 +135,17 @@ def test_an_ack_for_a_message_of_another_conversation_is_a_400(backend):
     send("carol", other, "theirs")
     frame = ack("alice", "alice-phone", mine, f"{other}.1")
     assert frame["type"] == "error" and frame["data"]["error"]["code"] == "bad_request"
+
+
+def test_a_read_that_moves_only_the_peers_row_is_pushed_to_the_peers_devices_alone(backend, streams):
+    """The sender's own row is read up to its send already: reading it moves only the peer's (one user's
+    connections, read by GetItem: the read routes need that grant as much as BatchGetItem)."""
+    connect("alice", "alice-phone")
+    for peer, read in (("bob", lambda c: http_mark_read("alice", c)[0]), ("carol", lambda c: ws_mark_read("alice", "alice-phone", c))):
+        conversation_id = start("alice", peer)
+        connect(peer, f"{peer}-phone")
+        send("alice", conversation_id, "hi", f"to-{peer}")
+        streams.drain()
+        assert read(conversation_id) in (200, None)
+        assert receipts(backend, f"{peer}-phone") == [("alice", "read", 1)]
+    assert receipts(backend, "alice-phone") == []
