@@ -51,6 +51,16 @@ class DynamoDbGrants:
         self._lock = threading.Lock()
         self.calls: Counter[tuple[str, str, str]] = Counter()  # (function, logical table, action)
         self.denied: list[str] = []
+        self._logical_names: dict[str, str] = {}  # physical table name -> logical
+
+    def _logical_name(self, table: str) -> str:
+        # Kept between calls (reading the names from the environment cost ~4% of a call); a name not
+        # known is looked up afresh, in case the environment moved.
+        logical = self._logical_names.get(table)
+        if logical is None:
+            self._logical_names = {table_name(logical): logical for logical in TABLE_ENV}
+            logical = self._logical_names.get(table, table)
+        return logical
 
     def install(self, session) -> None:
         """Before any client is made: botocore clients copy the session's handlers when created."""
@@ -60,9 +70,8 @@ class DynamoDbGrants:
         function = current_function.get()
         if function is None or function not in self._granted:
             return
-        logical_names = {table_name(logical): logical for logical in TABLE_ENV}
         for table, action in iam_actions(model.name, params):
-            logical = logical_names.get(table, table)
+            logical = self._logical_name(table)
             with self._lock:
                 self.calls[(function, logical, action)] += 1
             if action not in self._granted[function].get(logical, ()):
