@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.contracts import validate_server_frame
+
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(bool(os.environ.get("PARLEY_HTTP_URL")), reason="the walkthrough is for parley local"),
@@ -104,6 +106,11 @@ def test_the_readme_walkthrough_runs_as_written_and_bob_sees_the_message() -> No
             listener = next(t for t in terminals if "-m websockets" in t.block)
             assert listener.wait_for('"new_message"', 15), listener.output
             assert "hi bob" in listener.output
+            # What Bob's terminal printed keeps to the contract, as every frame the e2e suite receives.
+            frames = [json.loads(found) for found in re.findall(r"^.*?< (\{.*\})$", listener.output, re.M)]
+            assert frames, listener.output
+            for frame in frames:
+                validate_server_frame(frame)
         finally:
             for terminal in terminals:
                 terminal.close()
