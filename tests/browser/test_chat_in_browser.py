@@ -119,6 +119,29 @@ def test_star_and_search(people):
     alice.show_chats()
 
 
+UNNAMED_CONTROLS = """
+return [...document.querySelectorAll('button, input, textarea, select, a[href], [role=img]')]
+  .filter((e) => !(e.getAttribute('aria-label') || (e.labels && e.labels[0] && e.labels[0].textContent)
+                   || e.textContent || e.title || '').trim())
+  .map((e) => e.outerHTML.slice(0, 120));
+"""
+
+
+def test_every_control_has_a_name_and_a_phone_shows_one_pane(people):
+    alice, bob = people
+    for person in (alice, bob):
+        assert person.driver.execute_script(UNNAMED_CONTROLS) == [], person.name  # screen readers can name them
+        assert person.driver.find_elements("css selector", ".messages[role=log]")  # new messages are announced
+        assert person.driver.find_elements("css selector", "[aria-live=polite]")
+    # Phone width (bob): the open thread takes the screen, the list comes back with ←.
+    assert not bob.driver.find_element("css selector", ".sidebar").is_displayed()
+    bob.back_to_list()
+    assert bob.driver.find_element("css selector", ".sidebar").is_displayed()
+    assert not bob.driver.find_element("css selector", ".thread").is_displayed()
+    assert alice.driver.find_element("css selector", ".sidebar").is_displayed()  # desktop: both
+    bob.open_conversation(alice.name)
+
+
 def test_presence_goes_offline_and_online(people):
     alice, bob = people
     alice.wait(lambda: alice.peer_status() == "online")
