@@ -392,4 +392,4 @@ def test_through_parley_locals_moto_records_arrive_within_milliseconds_and_ttl_i
     run(consumer(), handler, scenario, endpoint=moto_process)
     p50 = statistics.median(latencies)
     print(f"commit -> handler through the moto process: p50 {p50 * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms")
-    assert p50 < 0.05
+    assert p50 < 0.2  # under load too; a record left waiting for a poll (~1 s) instead of the long poll still fails
