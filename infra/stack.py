@@ -16,6 +16,7 @@ from infra.constructs.cache import Cache
 from infra.constructs.data import DataTables
 from infra.constructs.endpoint_function import EndpointFunction, FunctionDependencies
 from infra.constructs.layers import RuntimeLayers, function_code
+from infra.constructs.media import MediaStorage
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.search import SearchIndexBucket
 from infra.constructs.triggers import Triggers
@@ -68,6 +69,7 @@ class ParleyStack(cdk.Stack):
         layers = RuntimeLayers(self, "Layers")
         jwt = JwtVerification(self, "Auth", settings=settings.jwt)
         apis = Apis(self, "Apis", cors_origins=settings.cors_origins)
+        self.media = MediaStorage(self, "Media", cors_origins=settings.cors_origins)
 
         deps = FunctionDependencies(
             code=function_code(),
@@ -76,6 +78,7 @@ class ParleyStack(cdk.Stack):
             websocket_stage=apis.websocket_stage,
             jwt=jwt,
             cache=self.cache,
+            media=self.media,
             search_bucket=SearchIndexBucket(self, "Search").bucket,
             tracing=settings.tracing,
         )

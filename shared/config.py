@@ -16,6 +16,7 @@ from shared.resources import (
     PRESENCE_TTL_ENV,
     REDIS_BREAKER_ENV,
     REDIS_TIMEOUT_ENV,
+    MEDIA_BUCKET_ENV,
     REDIS_URL_ENV,
     SEARCH_BUCKET_ENV,
     SEND_RATE_LIMIT_ENV,
@@ -60,6 +61,9 @@ def aws_endpoint_override(service: str) -> str | None:
     """The endpoint botocore sends `service` calls to instead of AWS's (the local runtime, tests, LocalStack)."""
     service_env = "AWS_ENDPOINT_URL_" + service.upper().replace("-", "_").replace(" ", "_")
     return os.environ.get(service_env) or os.environ.get("AWS_ENDPOINT_URL") or None
+def media_bucket() -> str:
+    """The media bucket's name; the default suits the local runtime and tests."""
+    return os.environ.get(MEDIA_BUCKET_ENV) or "parley-media"
 
 
 def search_bucket() -> str:

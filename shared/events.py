@@ -70,6 +70,13 @@ def receipt_envelope(
     )
 
 
+def media_envelope(media) -> dict:
+    """`media_ready` / `media_rejected`: the upload's outcome, to the uploader's devices (once per media:
+    a redelivered S3 event settles nothing twice, so it pushes nothing twice)."""
+    frame_type = "media_ready" if media.status == "ready" else "media_rejected"
+    return envelope(frame_type, {"media": media.to_dict()}, event_id=f"media:{media.id}:{media.status}")
+
+
 def sync_envelope(events: list[dict], next_cursor: str, has_more: bool) -> dict:
     return envelope("sync", {"events": events, "next_cursor": next_cursor, "has_more": has_more})
 

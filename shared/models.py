@@ -6,7 +6,8 @@ from dataclasses import dataclass, replace
 
 from shared.ids import message_id
 
-MESSAGE_TYPES = ("text",)  # image/audio/file arrive with the media issue
+MESSAGE_TYPES = ("text", "image", "audio", "file")
+MEDIA_MESSAGE_TYPES = ("image", "audio", "file")  # each carries one uploaded media item (shared/media)
 PREVIEW_LENGTH = 100
 STATUSES = ("sent", "delivered", "read")
 
@@ -55,6 +56,8 @@ class Message:
     hidden_for: frozenset[str] = frozenset()  # deleted "for me" by these users (private to each)
     version: int = 0  # counts changes after the send (reactions, deletes): names each message_updated
     replied_by: frozenset[int] = frozenset()  # seqs of the replies quoting it (their previews follow a delete)
+    # Media messages: what a client needs to render the media (Media.attachment()); text messages: none.
+    attachments: tuple[dict, ...] = ()
 
     @property
     def id(self) -> str:
@@ -71,7 +74,7 @@ class Message:
         return self
 
     def to_dict(self) -> dict:
-        return {
+        shape = {
             "id": self.id,
             "conversation_id": self.conversation_id,
             "seq": self.seq,
@@ -85,14 +88,22 @@ class Message:
             "reactions": [{"user_id": user, "emoji": emoji} for user, emoji in self.reactions],
             "deleted": self.deleted,
         }
+        if self.attachments:
+            shape["attachments"] = list(self.attachments)
+        return shape
+
+    @property
+    def media_ids(self) -> tuple[str, ...]:
+        return tuple(a["media_id"] for a in self.attachments)
 
     def same_send_as(self, other: Message) -> bool:
         """True when `other` is a retry of this send (same target and payload)."""
         quoted = (self.reply_to.seq if self.reply_to else None, other.reply_to.seq if other.reply_to else None)
-        return (self.conversation_id, self.type, self.content) == (
+        return (self.conversation_id, self.type, self.content, self.media_ids) == (
             other.conversation_id,
             other.type,
             other.content,
+            other.media_ids,
         ) and quoted[0] == quoted[1]
 
 

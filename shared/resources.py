@@ -13,10 +13,15 @@ TABLE_ENV = {
     "connections": "CONNECTIONS_TABLE",
     "events": "EVENTS_TABLE",
     "stars": "STARS_TABLE",
+    "media": "MEDIA_TABLE",
 }
 
 # The bucket of the per-user search indexes (derived data: rebuilt from the messages if lost).
 SEARCH_BUCKET_ENV = "SEARCH_BUCKET"
+
+
+# The bucket uploads and their renditions live in (private; see shared/media/keys.py for its layout).
+MEDIA_BUCKET_ENV = "MEDIA_BUCKET"
 
 # The deployed WebSocket API's stage; the local runtime puts the same name in its events.
 WEBSOCKET_STAGE = "prod"

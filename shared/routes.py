@@ -25,6 +25,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from shared.media.keys import MEDIA_PREFIX, upload_prefix
+
 # http/websocket: API Gateway routes; authorizer: their Lambda authorizers; the trigger kinds run work
 # after a request: stream (a DynamoDB table's stream; `key` is the table's logical name), s3 (objects
 # created under the prefix in `key`), schedule (`key` is an EventBridge rate/cron expression).
@@ -60,6 +62,8 @@ class Route:
     reads_jwt_secret: bool = False
     # The per-user search indexes' bucket (shared/repositories/search_indexes.py): "read" or "read_write".
     search_indexes: Literal["read", "read_write"] | None = None
+    # S3 actions on the media bucket, by key prefix (the layout: shared/media/keys.py).
+    media_bucket: dict[str, tuple[str, ...]] = field(default_factory=dict)
     returns_response: bool = False  # WebSocket: the handler's body is sent back to the caller
     public: bool = False  # HTTP: no authorizer, anyone may call it (only for what is public anyway)
     memory_mb: int = 256
@@ -121,9 +125,11 @@ _SEND_GRANTS = dict(
         "sent_messages": {"PutItem", "GetItem"},  # the idempotency claim (same transaction); a retry finds it
         "user_conversations": {"UpdateItem"},  # the sender's own row, in the send's transaction
         "connections": {"BatchGetItem", "UpdateItem"},  # both users' devices; forget the gone ones
+        "media": {"GetItem", "UpdateItem"},  # a media message: its upload, then bound to it
     },
     manages_connections=True,
     uses_redis=True,
+    media_bucket={MEDIA_PREFIX: ("s3:PutObjectTagging",)},  # attached media no longer expires
 )
 
 # A read moves both users' rows (reading the reader's first) and pushes to both users' devices.
@@ -181,6 +187,31 @@ _FIND_MESSAGE_TABLES = {"messages": {"GetItem"}, "user_conversations": {"GetItem
 # Results are read back from the messages and the caller's rows, a page at a time.
 _MESSAGE_PAGE_TABLES = {"messages": {"BatchGetItem"}, "user_conversations": {"BatchGetItem"}}
 
+def _upload_grant(kind: str, path: str) -> Route:
+    # A presigned POST is signed with the function's own credentials: it needs PutObject where it points.
+    return _http(
+        "POST", path, f"upload_{kind}", tables={"media": {"PutItem"}}, media_bucket={upload_prefix(kind): ("s3:PutObject",)}
+    )
+
+
+def _media_processor(kind: str, **sizing) -> Route:
+    """An S3 trigger on the kind's uploads: judges each, keeps what passes under media/, tells the owner."""
+    return Route(
+        f"process_{kind}",
+        "s3",
+        upload_prefix(kind),
+        # the record read and settled; the owner's devices found, gone ones forgotten
+        tables={"media": {"GetItem", "UpdateItem"}, "connections": {"GetItem", "UpdateItem"}},
+        manages_connections=True,
+        media_bucket={
+            upload_prefix(kind): ("s3:GetObject", "s3:DeleteObject"),
+            MEDIA_PREFIX: ("s3:PutObject", "s3:PutObjectTagging"),
+        },
+        retry_attempts=2,  # Lambda's maximum for asynchronous invocations
+        **sizing,
+    )
+
+
 ROUTES: tuple[Route, ...] = (
     # Authorizers: turn a JWT into the caller's user id before any other function runs.
     Route("http_authorizer", "authorizer", "http", reads_jwt_secret=True, memory_mb=256, timeout_seconds=5),
@@ -230,6 +261,17 @@ ROUTES: tuple[Route, ...] = (
     _http("DELETE", "/messages/{id}/star", "unstar_message", tables=_FIND_MESSAGE_TABLES | {"stars": {"DeleteItem"}}),
     _http("GET", "/messages/starred", "list_starred", tables=_MESSAGE_PAGE_TABLES | {"stars": {"Query"}}),
     _http("GET", "/messages/search", "search_messages", tables=_MESSAGE_PAGE_TABLES, search_indexes="read", memory_mb=512),
+    # Media: upload grants, download links
+    _upload_grant("image", "/messages/upload-image"),
+    _upload_grant("audio", "/messages/upload-audio"),
+    _upload_grant("file", "/messages/upload-file"),
+    _http(
+        "GET",
+        "/media/{id}",
+        "get_media",
+        tables={"media": {"GetItem"}, "conversations": {"GetItem"}},  # the media; its conversation's participants
+        media_bucket={MEDIA_PREFIX: ("s3:GetObject",)},
+    ),
     # WebSocket API
     # A user's first connection creates their item; later ones and $disconnect update it.
     # Connecting and disconnecting also tell the user's peers when the user comes online or goes offline.
@@ -304,6 +346,11 @@ ROUTES: tuple[Route, ...] = (
         memory_mb=1024,
         timeout_seconds=60,
     ),
+    # S3 triggers: one function per media kind. Memory from tests/benchmarks/media.py: a 48 MP PNG (no scaled
+    # decode, the worst case) peaks at ~620 MB; JPEGs of any size at ~220 MB.
+    _media_processor("image", memory_mb=1024, timeout_seconds=60),
+    _media_processor("audio", memory_mb=256, timeout_seconds=30),
+    _media_processor("file", memory_mb=512, timeout_seconds=120),
 )
 
 HTTP_ROUTES = tuple(r for r in ROUTES if r.api == "http")

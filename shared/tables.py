@@ -11,7 +11,8 @@ Access patterns (all Query or GetItem, never Scan):
   rows in one Query, sorted in memory (no index: moving an index key would cost two writes per message);
 - a user's live connections by a consistent read: connections, one item per user;
 - a user's events since a cursor (offline sync): events (user_id, seq);
-- a user's starred messages, newest starred first: stars (user_id, message_id), index by_starred_at.
+- a user's starred messages, newest starred first: stars (user_id, message_id), index by_starred_at;
+- an uploaded image, voice note or file: media, by its id.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pynamodb.attributes import (
     MapAttribute,
     NumberAttribute,
     NumberSetAttribute,
+    JSONAttribute,
     TTLAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
@@ -90,6 +92,7 @@ class MessageRecord(Model):
     deleted_at = UnicodeAttribute(null=True)  # set: deleted for everyone, a tombstone
     hidden_for = UnicodeSetAttribute(null=True)  # users who deleted it for themselves
     version = NumberAttribute(null=True)  # counts changes after the send
+    attachments = JSONAttribute(null=True)  # media messages: the render fields of their media (a list)
 
 
 class SentMessageRecord(Model):
@@ -200,6 +203,28 @@ class StarRecord(Model):
     message_id = UnicodeAttribute(range_key=True)
     starred_at = NumberAttribute()  # epoch ms
     by_starred_at = ByStarredAtIndex()
+class MediaRecord(Model):
+    """An upload and what processing found: pending until its S3-triggered function has judged it."""
+
+    class Meta(_Meta):
+        table_name = table_name("media")
+
+    media_id = UnicodeAttribute(hash_key=True)
+    owner_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    status = UnicodeAttribute()
+    content_type = UnicodeAttribute()
+    size = NumberAttribute()
+    quality = UnicodeAttribute(default="standard")
+    created_at = UnicodeAttribute()
+    file_name = UnicodeAttribute(null=True)
+    reason = UnicodeAttribute(null=True)
+    # What processing found (width, height, placeholder, duration_ms, renditions): shapes differ by kind.
+    details = MapAttribute(null=True)
+    conversation_id = UnicodeAttribute(null=True)
+    message_id = UnicodeAttribute(null=True)
+    # Media never attached to a message is forgotten (its objects expire by the bucket's lifecycle rule).
+    expires_at = TTLAttribute(null=True)
 
 
 # logical name (shared/resources.py) -> model
@@ -211,10 +236,11 @@ TABLE_MODELS: dict[str, type[Model]] = {
     "connections": ConnectionRecord,
     "events": EventRecord,
     "stars": StarRecord,
+    "media": MediaRecord,
 }
 
 # The attribute each table expires items by, if any.
-TTL_ATTRIBUTES = {"connections": "expires_at", "events": "expires_at"}
+TTL_ATTRIBUTES = {"connections": "expires_at", "events": "expires_at", "media": "expires_at"}
 
 
 def stream_view_type(logical: str) -> str | None:

@@ -38,6 +38,15 @@ def client_message_id(value: object) -> str:
     return value
 
 
+def media_id(value: object) -> str:
+    """The id an upload grant returned (a ULID)."""
+    from shared.ids import is_sortable_id
+
+    if not isinstance(value, str) or not is_sortable_id(value):
+        raise BadRequestError("media_id must be the id an upload grant returned")
+    return value
+
+
 def text_content(value: object) -> str:
     if not isinstance(value, str):
         raise BadRequestError("content must be a string")

@@ -78,6 +78,24 @@ def messaging():
         connections=connections(),
         pusher=ManagementApiPusher(config.ws_management_url) if config.ws_management_url else None,
         limiter=limiter,
+        media=media(),
+    )
+
+
+@functools.cache
+def media():
+    from shared.config import aws_region, load_config, media_bucket
+    from shared.push import ManagementApiPusher
+    from shared.repositories.media import MediaRepository
+    from shared.repositories.media_store import MediaStore
+    from shared.services.media import MediaDeps
+
+    config = load_config()
+    return MediaDeps(
+        media=MediaRepository(),
+        store=MediaStore(media_bucket(), aws_region()),
+        connections=connections(),
+        pusher=ManagementApiPusher(config.ws_management_url) if config.ws_management_url else None,
     )
 
 

@@ -17,9 +17,11 @@ from infra.constructs.auth import JwtVerification
 from infra.constructs.cache import Cache
 from infra.constructs.data import has_indexes
 from infra.constructs.layers import ARCHITECTURE, RUNTIME
+from infra.constructs.media import MediaStorage
 from infra.constructs.nag import acknowledge, logical_id
 from shared.resources import (
     LOG_LEVEL_ENV,
+    MEDIA_BUCKET_ENV,
     REDIS_URL_ENV,
     SEARCH_BUCKET_ENV,
     SERVICE_NAME,
@@ -40,6 +42,7 @@ class FunctionDependencies:
     websocket_stage: apigwv2.WebSocketStage
     jwt: JwtVerification
     cache: Cache | None  # None when deployed without Redis
+    media: MediaStorage
     search_bucket: s3.IBucket  # the per-user search indexes
     # X-Ray active tracing (context flag `tracing`): Lambda records each invocation and its init phase.
     # No tracing SDK in the functions: Powertools Tracer (aws-xray-sdk) would add ~200 ms to every cold start.
@@ -83,6 +86,8 @@ class EndpointFunction(Construct):
             deps.search_bucket.grant_read(self.function)
         elif route.search_indexes == "read_write":
             deps.search_bucket.grant_read_write(self.function)
+        if route.media_bucket:
+            deps.media.grant(self.function, route)
         self._acknowledge_findings(deps, in_vpc)
 
     def _acknowledge_findings(self, deps: FunctionDependencies, in_vpc: bool) -> None:
@@ -150,4 +155,6 @@ def _environment(route: Route, deps: FunctionDependencies) -> dict[str, str]:
         env.update(deps.jwt.environment)
     if route.search_indexes:
         env[SEARCH_BUCKET_ENV] = deps.search_bucket.bucket_name
+    if route.media_bucket:
+        env[MEDIA_BUCKET_ENV] = deps.media.bucket.bucket_name
     return env

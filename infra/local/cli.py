@@ -33,6 +33,7 @@ def _ready_text(runtime, started: float) -> str:
             f"  WebSocket   {runtime.ws_url}?token=<JWT>",
             f"  Management  {runtime.management_url}/@connections",
             f"  DynamoDB    {aws}",
+            f"  S3          {runtime.s3_url}  (bucket {', '.join(services.buckets)}; presigned links point here)",
             f"  Redis       {redis}",
             *([f"  Triggers    {', '.join(runtime.triggers)}"] if runtime.triggers else []),
             "  Tokens      parley token USER",

@@ -28,6 +28,7 @@ from infra.local.iam import DynamoDbGrants
 from infra.local.lambda_invoker import Handler, LambdaInvoker
 from infra.local.management_api import ManagementApi
 from infra.local import signing as loopback_signing
+from infra.local.s3_front import S3Front
 from infra.local.services import (
     DEFAULT_REGION,
     REDIS_WATCH_INTERVAL_SECONDS,
@@ -90,6 +91,17 @@ class _Listener:
     port: int
 
 
+def _bind(host: str, port: int) -> _Listener:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return _Listener(sock=sock, port=sock.getsockname()[1])
+
+
 class LocalRuntime:
     def __init__(
         self,
@@ -124,6 +136,9 @@ class LocalRuntime:
         self._invoker: LambdaInvoker | None = None
         self._websocket_api: WebSocketApi | None = None
         self._redis_watch: asyncio.Task | None = None
+        self._s3_listener: _Listener | None = None
+        self._s3_runner: web.AppRunner | None = None
+        self.s3_front: S3Front | None = None
         self.services: LocalServices | None = None
 
     # ------------------------------------------------------------------------------------------ URLs
@@ -160,6 +175,13 @@ class LocalRuntime:
         return self._triggers.dead_letters
 
     @property
+    def s3_url(self) -> str | None:
+        """The local S3 front (what AWS_ENDPOINT_URL_S3 holds): presigned links point here."""
+        if self._s3_listener is None:
+            return None
+        return f"{self.base_url.rsplit(':', 1)[0]}:{self._s3_listener.port}"
+
+    @property
     def management_url(self) -> str:
         """What WS_MANAGEMENT_URL holds: the endpoint a boto3 apigatewaymanagementapi client is given."""
         return self.base_url
@@ -175,17 +197,17 @@ class LocalRuntime:
 
     async def _start(self) -> None:
         # The port first: a taken one fails at once, and the handlers' WS_MANAGEMENT_URL needs it.
-        sock = socket.socket(socket.AF_INET6 if ":" in self._host else socket.AF_INET)
-        self._listener = _Listener(sock=sock, port=0)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self._host, self._requested_port))
-        self._listener = _Listener(sock=sock, port=sock.getsockname()[1])
+        self._listener = _bind(self._host, self._requested_port)
+        sock = self._listener.sock
         # Before any client is made, the tables' too (a client copies the session's handlers when made, and
         # the functions get the same shared one). As IAM would: a function's DynamoDB call outside its
         # route's grants is refused.
         DynamoDbGrants(self._routes).install(botocore_session())
         loopback_signing.install(botocore_session())  # the local endpoints check no signatures
         if self._start_services:
+            # The S3 front's port before the services: the functions' S3 endpoint must be set first.
+            self._s3_listener = _bind(self._host, 0)
+            self._env.set("AWS_ENDPOINT_URL_S3", self.s3_url)
             self.services = start_services(self._env)
             default_jwt_secret(self._env)
             self._env.set("WS_MANAGEMENT_URL", self.management_url)
@@ -236,6 +258,25 @@ class LocalRuntime:
             settings=self._trigger_settings,
         )
         await self._triggers.start()
+        if self._s3_listener is not None:
+            await self._start_s3_front(region)
+
+    async def _start_s3_front(self, region: str) -> None:
+        access_key, secret = self._env.get("AWS_ACCESS_KEY_ID"), self._env.get("AWS_SECRET_ACCESS_KEY")
+        self.s3_front = S3Front(
+            upstream_url=self.services.aws_endpoint_url,
+            credentials={access_key: secret} if access_key and secret else {},
+            routes=[r for r in self._routes if r.api == "s3"],
+            invoker=self._invoker,
+            region=region,
+            dead_letters=self._triggers.dead_letters,
+            settings=self._triggers.settings,
+        )
+        self._s3_runner = web.AppRunner(
+            self.s3_front.app(), handle_signals=False, shutdown_timeout=5, access_log_format='%a "%r" %s %b %Tfs'
+        )
+        await self._s3_runner.setup()
+        await web.SockSite(self._s3_runner, self._s3_listener.sock).start()
 
     @staticmethod
     async def _keep_redis_running(services: LocalServices) -> None:
@@ -262,6 +303,11 @@ class LocalRuntime:
                 self._runner = None
             elif self._listener is not None:
                 self._listener.sock.close()
+            if self._s3_runner is not None:
+                await self._s3_runner.cleanup()
+                self._s3_runner = None
+            elif self._s3_listener is not None:
+                self._s3_listener.sock.close()
             if self._invoker is not None:
                 self._invoker.shutdown()
                 self._invoker = None

@@ -270,6 +270,7 @@ class LocalServices:
     redis_url: str
     embedded_aws: bool
     tables: list[str] = field(default_factory=list)
+    buckets: list[str] = field(default_factory=list)
     _moto: MotoServer | None = None
     _redis: RedisServer | None = None
     redis_gone: bool = False  # the embedded redis-server died and could not be restarted
@@ -348,6 +349,7 @@ def start_services(env: Environment) -> LocalServices:
             services.aws_endpoint_url = env.get("AWS_ENDPOINT_URL")
         services.tables = create_tables()
         create_search_bucket()
+        services.buckets = [create_media_bucket(env, embedded=services._moto is not None)]
     except BaseException:
         services.stop()
         raise
@@ -393,5 +395,48 @@ def create_search_bucket() -> str:
         s3.create_bucket(Bucket=bucket, **options)
     except ClientError as error:
         if error.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise
+    return bucket
+
+
+def create_media_bucket(env: Environment, embedded: bool) -> str:
+    """The media bucket, made in moto (or AWS_ENDPOINT_URL) directly: the S3 front is not serving yet.
+    The embedded moto gets one plain HTTP request (moto reads the service from the credential scope and
+    checks no signature): loading botocore's S3 model would add a second or so to every start."""
+    from shared.config import media_bucket
+
+    bucket = media_bucket()
+    region = env.get("AWS_REGION") or DEFAULT_REGION
+    configuration = (
+        b""
+        if region == "us-east-1"
+        else f'<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        f"<LocationConstraint>{region}</LocationConstraint></CreateBucketConfiguration>".encode()
+    )
+    if embedded:
+        import urllib.request
+
+        request = urllib.request.Request(
+            f"{env.get('AWS_ENDPOINT_URL')}/{bucket}",
+            data=configuration,
+            method="PUT",
+            headers={
+                "Authorization": f"AWS4-HMAC-SHA256 Credential=testing/20200101/{region}/s3/aws4_request, "
+                "SignedHeaders=host, Signature=0"
+            },
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+        return bucket
+    from botocore.exceptions import ClientError
+
+    from shared.aws import botocore_session
+
+    s3 = botocore_session().create_client("s3", region_name=region, endpoint_url=env.get("AWS_ENDPOINT_URL"))
+    try:
+        options = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        s3.create_bucket(Bucket=bucket, **options)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "BucketAlreadyOwnedByYou":
             raise
     return bucket

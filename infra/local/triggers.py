@@ -10,7 +10,8 @@ the embedded moto holds a GetRecords open until a record arrives (infra/local/mo
 commit reaches its consumer within milliseconds; other endpoints are polled, backing off while idle.
 
 Schedule routes (`rate(N minutes|hours|days)`) get EventBridge's Scheduled Event at that rate, invoked
-asynchronously: retried up to `retry_attempts` times, then dead-lettered.
+asynchronously (`invoke_asynchronously`, which the S3 front's notifications use too): retried up to
+`retry_attempts` times, then dead-lettered.
 
 The dead-letter destination is `DeadLetters`: every entry is logged as an error, kept in memory
 (`LocalRuntime.dead_letters.entries`) and appended to a JSON-lines file whose path the log gives.
@@ -360,30 +361,47 @@ class ScheduleSource:
         event = scheduled_event(
             rule_name=f"parley-{self.route.name}", region=self._region, event_id=str(uuid.uuid4()), epoch_seconds=fired_at
         )
-        for attempt in range(self.route.retry_attempts + 1):
-            try:
-                await self._invoker.invoke(self.route, event)
-                return
-            except (FunctionError, FunctionTimeout) as error:
-                last_error = error
-                if attempt < self.route.retry_attempts:
-                    await asyncio.sleep(self._settings.retry_delay(attempt + 1))
-        self._dead_letters.add(
-            self.route,
-            {
-                "version": "1.0",
-                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
-                "requestContext": {
-                    "requestId": str(uuid.uuid4()),
-                    "functionArn": f"{function_arn(self.route, self._region)}:$LATEST",
-                    "condition": "RetriesExhausted",
-                    "approximateInvokeCount": self.route.retry_attempts + 1,
-                },
-                "requestPayload": event,
-                "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-                "responsePayload": {"errorMessage": str(last_error)},
-            },
+        await invoke_asynchronously(
+            self.route, event, invoker=self._invoker, dead_letters=self._dead_letters, settings=self._settings,
+            region=self._region,
         )
+
+
+async def invoke_asynchronously(
+    route: Route,
+    event: dict[str, Any],
+    *,
+    invoker: LambdaInvoker,
+    dead_letters: DeadLetters,
+    settings: TriggerSettings,
+    region: str,
+) -> None:
+    """Lambda's asynchronous invocation (schedules, S3 notifications): the first try and up to
+    `retry_attempts` retries, then the event goes to the dead-letter destination."""
+    for attempt in range(route.retry_attempts + 1):
+        try:
+            await invoker.invoke(route, event)
+            return
+        except (FunctionError, FunctionTimeout) as error:
+            last_error = error
+            if attempt < route.retry_attempts:
+                await asyncio.sleep(settings.retry_delay(attempt + 1))
+    dead_letters.add(
+        route,
+        {
+            "version": "1.0",
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": f"{function_arn(route, region)}:$LATEST",
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": route.retry_attempts + 1,
+            },
+            "requestPayload": event,
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responsePayload": {"errorMessage": str(last_error)},
+        },
+    )
 
 
 # ---------------------------------------------------------------------------------------- together
@@ -405,7 +423,7 @@ class Triggers:
         self._invoker = invoker
         self._region = region
         self._table_names = table_names
-        self._settings = settings or TriggerSettings()
+        self.settings = settings or TriggerSettings()
         self.dead_letters = DeadLetters()
         self.streams: list[StreamEventSource] = []
         self.running: list[str] = []  # what runs what, for the ready text: "on_x <- table stream"
@@ -420,7 +438,7 @@ class Triggers:
         if stream_routes:
             # One thread per shard read (each may wait a long poll out), plus a few for the rest.
             self._pool = ThreadPoolExecutor(max_workers=len(stream_routes) + 4, thread_name_prefix="streams")
-            reader = await self._run_blocking(StreamReader, self._region, self._settings.long_poll_seconds)
+            reader = await self._run_blocking(StreamReader, self._region, self.settings.long_poll_seconds)
             for route in stream_routes:
                 if route.key not in self._table_names:
                     raise RuntimeError(f"{route.name}: no table named {route.key!r}")
@@ -430,7 +448,7 @@ class Triggers:
                     reader=reader,
                     invoker=self._invoker,
                     dead_letters=self.dead_letters,
-                    settings=self._settings,
+                    settings=self.settings,
                     region=self._region,
                     run_blocking=self._run_blocking,
                 )
@@ -439,7 +457,7 @@ class Triggers:
                 self.running.append(f"{route.name} <- {route.key} stream")
         for route in self._routes:
             if route.api == "schedule":
-                period = self._settings.schedule_period_seconds or rate_seconds(route.key)
+                period = self.settings.schedule_period_seconds or rate_seconds(route.key)
                 if period is None:
                     log.warning("%s: the local runtime runs rate(…) schedules only, not %r", route.name, route.key)
                     continue
@@ -449,7 +467,7 @@ class Triggers:
                         period=period,
                         invoker=self._invoker,
                         dead_letters=self.dead_letters,
-                        settings=self._settings,
+                        settings=self.settings,
                         region=self._region,
                     ).start()
                 )

@@ -94,6 +94,7 @@ class MessageRepository:
             content=message.content,
             created_at=message.created_at,
             reply_to=_reply_record(message.reply_to),
+            attachments=list(message.attachments) or None,
         )
         claim = SentMessageRecord(
             message.sender_id, message.client_message_id, conversation_id=message.conversation_id, seq=message.seq
@@ -340,4 +341,5 @@ def _message(record: MessageRecord) -> Message:
         hidden_for=frozenset(record.hidden_for or ()),
         version=int(record.version or 0),
         replied_by=frozenset(int(seq) for seq in record.replied_by or ()),
+        attachments=tuple(record.attachments or ()),
     )

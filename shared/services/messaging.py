@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from shared import metrics, validation
 from shared.envelope import encode
@@ -12,7 +13,7 @@ from shared.errors import BadRequestError, ConflictError, ConversationNotFoundEr
 from shared.events import message_ack_envelope, new_message_envelope
 from shared.ids import MAX_SEQ, is_conversation_id, parse_message_id
 from shared.log import logger
-from shared.models import MESSAGE_TYPES, Message, Page, ReplyPreview
+from shared.models import MEDIA_MESSAGE_TYPES, MESSAGE_TYPES, Message, Page, ReplyPreview
 from shared.push import Pusher, fan_out
 from shared.ratelimit import SendLimiter
 from shared.repositories.connections import ConnectionRepository
@@ -20,6 +21,10 @@ from shared.repositories.conversations import ConversationRepository
 from shared.repositories.messages import DuplicateSendError, MessageRepository, SeqTakenError
 from shared.services.conversations import require_participant
 from shared.timefmt import iso_from_ms, now_ms
+
+if TYPE_CHECKING:
+    from shared.media.model import Media
+    from shared.services.media import MediaDeps
 
 # A stale seq guess costs one consistent read and another try (after a short random pause, so concurrent
 # losers don't collide again); more than this in a row means a storm of concurrent senders in one
@@ -32,8 +37,9 @@ class SendMessageRequest:
     conversation_id: str
     client_message_id: str
     type: str
-    content: str
+    content: str  # a media message's caption (may be empty)
     reply_to_seq: int | None = None  # the quoted message, of the same conversation
+    media_id: str | None = None  # image/audio/file: the sender's own ready upload
 
     @classmethod
     def from_body(cls, conversation_id: object, body: dict) -> SendMessageRequest:
@@ -48,6 +54,16 @@ class SendMessageRequest:
             if quoted is None or quoted[0] != conversation_id:
                 raise BadRequestError("reply_to must be the id of a message of this conversation")
             reply_to_seq = quoted[1]
+        if message_type in MEDIA_MESSAGE_TYPES:
+            caption = body.get("content") or ""
+            return cls(
+                conversation_id=conversation_id,
+                client_message_id=validation.client_message_id(body.get("client_message_id")),
+                type=message_type,
+                content=validation.text_content(caption) if caption else "",
+                reply_to_seq=reply_to_seq,
+                media_id=validation.media_id(body.get("media_id")),
+            )
         return cls(
             conversation_id=conversation_id,
             client_message_id=validation.client_message_id(body.get("client_message_id")),
@@ -64,6 +80,7 @@ class MessagingDeps:
     connections: ConnectionRepository
     pusher: Pusher | None  # None: no WebSocket API to push through (messages still stored)
     limiter: SendLimiter
+    media: MediaDeps | None = None  # media messages: the uploads they attach
 
 
 @dataclass(frozen=True)
@@ -87,12 +104,22 @@ def send_message(
     participants = require_participant(deps.conversations, sender_id, request.conversation_id)
     deps.limiter.check(sender_id)
     reply_to = _quoted(deps.messages, request) if request.reply_to_seq else None
+    media = None
+    if request.media_id is not None:
+        from shared.services.media import attachable_media
+
+        media = attachable_media(deps.media, sender_id, request)
     created_ms = now_ms()
-    message, created, invalidate = _store(deps.messages, sender_id, request, iso_from_ms(created_ms), reply_to)
+    message, created, invalidate = _store(deps.messages, sender_id, request, iso_from_ms(created_ms), reply_to, media)
     try:
         metrics.count(metrics.MESSAGES_STORED if created else metrics.DUPLICATE_SENDS)
         if message.reply_to is not None:
             message = _link_reply(deps.messages, message)
+        if media is not None:
+            from shared.services.media import bind_media
+
+            # Before the push: a recipient may ask for the download link the moment the message arrives.
+            bind_media(deps.media, media, message.conversation_id, message.id)
         if deps.pusher is not None:
             frame = new_message_envelope(message)
             push_to_users(deps, participants, frame, skip=origin_connection_id, alongside=invalidate)
@@ -128,6 +155,7 @@ def _store(
     request: SendMessageRequest,
     created_at: str,
     reply_to: ReplyPreview | None = None,
+    media: Media | None = None,
 ):
     refresh = False
     for attempt in range(_SEQ_ATTEMPTS):
@@ -143,6 +171,7 @@ def _store(
             content=request.content,
             created_at=created_at,
             reply_to=reply_to,
+            attachments=(media.attachment(),) if media is not None else (),
         )
         try:
             return message, True, messages.store(message)

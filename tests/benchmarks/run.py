@@ -35,6 +35,7 @@ BENCHMARKS = {
     "redis_stopped": "send latency with Redis stopped (SIGSTOP), circuit breaker off and on",
     "read_cache": "history first page and conversation list: Redis cache vs DynamoDB",
     "moto_query": "the local DynamoDB's Query: one partition vs the whole table",
+    "media": "image processing time, peak memory and cost per photo size",
 }
 RESULTS_DIR = Path(__file__).parent / "results"
 REPO = Path(__file__).resolve().parents[2]

@@ -69,6 +69,7 @@ class LocalRuntimeProcess:
     dynamodb_url: str
     redis_url: str
     _output: _Output = field(repr=False)
+    s3_url: str = ""  # the local S3 front
 
     @property
     def pid(self) -> int:
@@ -140,6 +141,7 @@ def run_local_runtime(
             dynamodb_url=fields["DynamoDB"],
             redis_url=fields["Redis"],
             _output=output,
+            s3_url=fields.get("S3", ""),
         )
         yield runtime
     finally:

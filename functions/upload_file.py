@@ -1,0 +1,12 @@
+"""POST /messages/upload-file: 201 with a pending media record and a presigned POST for the upload."""
+
+from shared.http import HttpRequest, http_endpoint
+from shared.media.policy import UploadRequest
+from shared.services.media import request_upload
+from shared.wiring import media
+
+
+@http_endpoint
+def handler(request: HttpRequest) -> tuple[int, dict]:
+    upload = UploadRequest.from_body("file", request.json_body())
+    return 201, request_upload(media(), request.user_id, upload).to_dict()

@@ -1,0 +1,129 @@
+"""The media bucket: private, encrypted, reached only through presigned links; uploads run the media
+functions (S3 notifications, one per kind and prefix); what is never attached to a message expires."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.constructs.nag import acknowledge
+from shared.media.keys import MEDIA_PREFIX, UPLOADS_PREFIX
+from shared.repositories.media import UNATTACHED_MEDIA_DAYS
+from shared.repositories.media_store import ATTACHED_TAG
+from shared.routes import Route
+
+
+class MediaStorage(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, cors_origins: Sequence[str]) -> None:
+        super().__init__(scope, construct_id)
+        self._acknowledged: set[str] = set()
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            # Users' pictures and files: deleting the stack must not delete them.
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+            # Browsers post uploads and fetch downloads straight from S3 through presigned links.
+            cors=[
+                s3.CorsRule(
+                    allowed_methods=[s3.HttpMethods.POST, s3.HttpMethods.GET, s3.HttpMethods.HEAD],
+                    allowed_origins=list(cors_origins),
+                    allowed_headers=["*"],
+                    exposed_headers=["ETag", "Location"],
+                    max_age=3600,
+                )
+            ],
+            lifecycle_rules=[
+                # An upload is deleted once judged; one still here was never processed (or failed for good).
+                s3.LifecycleRule(
+                    id="ExpireUnprocessedUploads",
+                    prefix=UPLOADS_PREFIX,
+                    expiration=cdk.Duration.days(UNATTACHED_MEDIA_DAYS),
+                ),
+                # Renditions are tagged attached=no until a message holds them.
+                s3.LifecycleRule(
+                    id="ExpireUnattachedMedia",
+                    prefix=MEDIA_PREFIX,
+                    tag_filters={ATTACHED_TAG: "no"},
+                    expiration=cdk.Duration.days(UNATTACHED_MEDIA_DAYS),
+                ),
+                s3.LifecycleRule(
+                    id="AbortIncompleteMultipartUploads",
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
+                ),
+            ],
+        )
+        acknowledge(
+            self.bucket,
+            "AwsSolutions-S1",
+            "Every object is written by Parley's functions or through a presigned link they issued for one key; "
+            "server access logs would need a second bucket per stack. Enable CloudTrail S3 data events if wanted.",
+        )
+        # Where an S3 notification goes after the function failed it and Lambda's retries.
+        self.dead_letters = sqs.Queue(
+            self,
+            "TriggerDeadLetters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(14),
+        )
+        acknowledge(
+            self.dead_letters, "AwsSolutions-SQS3", "This queue is the dead-letter destination; nothing consumes it."
+        )
+
+    def grant(self, function: lambda_.IFunction, route: Route) -> None:
+        """Exactly the S3 actions the route lists, on the key prefixes it lists."""
+        for prefix, actions in route.media_bucket.items():
+            function.add_to_role_policy(
+                iam.PolicyStatement(actions=list(actions), resources=[self.bucket.arn_for_objects(f"{prefix}*")])
+            )
+            acknowledge(
+                function,
+                f"AwsSolutions-IAM5[Resource::<{_bucket_id(self.bucket)}.Arn>/{prefix}*]",
+                f"Objects under {prefix}: their keys (media ids) are made at run time.",
+            )
+
+    def trigger(self, function: lambda_.Function, route: Route) -> None:
+        """Runs the function for every object created under the route's prefix, asynchronously: Lambda retries
+        a failed event route.retry_attempts times, then sends it to the dead-letter queue."""
+        self.bucket.add_event_notification(
+            s3.EventType.OBJECT_CREATED, s3n.LambdaDestination(function), s3.NotificationKeyFilter(prefix=route.key)
+        )
+        function.configure_async_invoke(
+            retry_attempts=route.retry_attempts,
+            max_event_age=cdk.Duration.hours(6),
+            on_failure=destinations.SqsDestination(self.dead_letters),
+        )
+        self._acknowledge_notifications_handler()
+
+    def _acknowledge_notifications_handler(self) -> None:
+        # CDK's own function that writes the bucket's notification configuration at deploy time.
+        stack = cdk.Stack.of(self)
+        for child in stack.node.children:
+            if child.node.id.startswith("BucketNotificationsHandler") and child.node.id not in self._acknowledged:
+                self._acknowledged.add(child.node.id)
+                acknowledge(
+                    child,
+                    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+                    "CDK's bucket-notifications handler (deploy time only): AWS-maintained logging policy.",
+                )
+                acknowledge(
+                    child,
+                    "AwsSolutions-IAM5[Resource::*]",
+                    "CDK's bucket-notifications handler: s3:PutBucketNotification, as CDK generates it.",
+                )
+
+
+def _bucket_id(bucket: s3.Bucket) -> str:
+    return cdk.Stack.of(bucket).resolve(bucket.node.default_child.logical_id)

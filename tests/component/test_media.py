@@ -1,0 +1,245 @@
+"""Media through the real handlers against moto: grants, S3-triggered processing, pushes, download links."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from functions import get_media, process_audio, process_file, process_image, upload_audio, upload_file, upload_image
+from functions import start_conversation, ws_connect
+from infra.local.s3_front import s3_event
+from shared import wiring
+from shared.config import media_bucket
+from shared.media import keys
+from shared.services.media import bind_media, make_media_unreachable
+from tests.support import media_files
+from tests.support.events import http_event, parse, ws_event
+
+pytestmark = pytest.mark.component
+
+GRANTS = {"image": upload_image, "audio": upload_audio, "file": upload_file}
+PROCESSORS = {"image": process_image, "audio": process_audio, "file": process_file}
+
+
+@pytest.fixture
+def media_backend(backend):
+    s3 = wiring.media().store._s3()
+    s3.create_bucket(Bucket=media_bucket())
+    assert ws_connect.handler(ws_event("$connect", connection_id="alice-phone", user_id="alice"), None)["statusCode"] == 200
+    return backend
+
+
+def grant(user: str, kind: str, data: bytes, content_type: str, **extra) -> dict:
+    body = {"content_type": content_type, "size": len(data), **extra}
+    status, answer = parse(GRANTS[kind].handler(http_event(f"upload_{kind}", user_id=user, body=body), None))
+    assert status == 201, answer
+    return answer
+
+
+def upload_and_process(user: str, kind: str, data: bytes, content_type: str, **extra) -> str:
+    """Grant, store the bytes where the grant points (as the client's POST would), deliver S3's event."""
+    media_id = grant(user, kind, data, content_type, **extra)["media"]["id"]
+    deliver(kind, media_id, data, content_type)
+    return media_id
+
+
+def deliver(kind: str, media_id: str, data: bytes | None, content_type: str = "binary/octet-stream") -> None:
+    key = keys.upload_key(kind, media_id)
+    if data is not None:
+        wiring.media().store._s3().put_object(Bucket=media_bucket(), Key=key, Body=data, ContentType=content_type)
+    event = s3_event("us-east-1", media_bucket(), key, "ObjectCreated:Post", len(data or b""), "etag")
+    PROCESSORS[kind].handler(event, None)
+
+
+def get(user: str, media_id: str) -> tuple[int, dict]:
+    return parse(get_media.handler(http_event("get_media", user_id=user, path={"id": media_id}), None))
+
+
+def object_keys() -> set[str]:
+    listing = wiring.media().store._s3().list_objects_v2(Bucket=media_bucket())
+    return {item["Key"] for item in listing.get("Contents", [])}
+
+
+def test_a_grant_is_a_presigned_post_for_exactly_the_declared_upload(media_backend) -> None:
+    answer = grant("alice", "image", b"x" * 1234, "image/jpeg", quality="hd")
+    assert answer["media"]["status"] == "pending"
+    fields = answer["upload"]["fields"]
+    assert fields["key"] == keys.upload_key("image", answer["media"]["id"])
+    assert fields["Content-Type"] == "image/jpeg"
+    assert answer["upload"]["url"].endswith(f"/{media_bucket()}")
+
+
+def test_an_uploaded_photo_becomes_ready_with_clean_renditions_and_the_owner_is_told(media_backend) -> None:
+    media_id = upload_and_process("alice", "image", media_files.jpeg_with_gps_and_orientation_6(), "image/jpeg", quality="hd")
+
+    status, body = get("alice", media_id)
+    assert status == 200
+    media = body["media"]
+    assert media["status"] == "ready"
+    assert (media["width"], media["height"]) == (800, 1200)
+    assert set(media["renditions"]) == {"standard", "hd", "thumbnail"}
+    assert media["placeholder"]
+    assert object_keys() == {keys.rendition_key(media_id, f"{n}.jpg") for n in ("standard", "hd", "thumbnail")}
+    stored = wiring.media().store.read(keys.rendition_key(media_id, "hd.jpg"), 10_000_000)
+    assert not Image.open(io.BytesIO(stored)).getexif()
+
+    frames = media_backend.frames("alice-phone")
+    assert [(f["type"], f["data"]["media"]["id"], f["data"]["media"]["status"]) for f in frames] == [
+        ("media_ready", media_id, "ready")
+    ]
+
+
+def test_a_redelivered_event_changes_nothing_twice(media_backend) -> None:
+    data = media_files.jpeg(media_files.photo(640, 480))
+    media_id = upload_and_process("alice", "image", data, "image/jpeg")
+    before = get("alice", media_id)[1]["media"]
+    renditions = object_keys()
+
+    deliver("image", media_id, None)  # S3 delivers at least once: the same event again
+    deliver("image", media_id, data, "image/jpeg")  # even with the upload stored again
+
+    assert get("alice", media_id)[1]["media"] == before
+    assert object_keys() == renditions
+    assert len(media_backend.frames("alice-phone")) == 1
+
+
+def test_a_rejected_upload_is_deleted_and_the_owner_is_told_why(media_backend) -> None:
+    media_id = upload_and_process("alice", "image", media_files.PHP_SCRIPT, "image/jpeg")
+
+    assert object_keys() == set()
+    (frame,) = media_backend.frames("alice-phone")
+    assert frame["type"] == "media_rejected"
+    assert frame["data"]["media"]["reason"] == "not_an_image"
+    assert get("alice", media_id)[0] == 404  # nothing to download
+
+
+def test_an_upload_nobody_was_granted_is_deleted(media_backend) -> None:
+    deliver("image", "01JZZZZZZZZZZZZZZZZZZZZZZZ", b"whatever", "image/jpeg")
+    assert object_keys() == set()
+    assert media_backend.frames("alice-phone") == []
+
+
+def test_a_voice_note_gets_its_duration(media_backend) -> None:
+    media_id = upload_and_process("alice", "audio", media_files.fixture("live.webm"), "audio/webm")
+    media = get("alice", media_id)[1]["media"]
+    assert media["status"] == "ready" and media["content_type"] == "audio/webm"
+    assert 3400 < media["duration_ms"] < 3700
+    assert object_keys() == {keys.rendition_key(media_id, "original")}
+
+
+def test_a_file_keeps_its_name_and_downloads_as_an_attachment(media_backend) -> None:
+    media_id = upload_and_process("alice", "file", media_files.minimal_pdf(), "application/pdf", file_name="Q3 report.pdf")
+    status, body = get("alice", media_id)
+    assert status == 200 and body["media"]["file_name"] == "Q3 report.pdf"
+    assert "attachment" in body["urls"]["original"] and "Q3%20report.pdf" in body["urls"]["original"]
+
+
+def test_an_executable_declared_as_a_pdf_is_rejected(media_backend) -> None:
+    upload_and_process("alice", "file", b"MZ\x90\x00" + b"\0" * 300, "application/pdf", file_name="invoice.pdf")
+    (frame,) = media_backend.frames("alice-phone")
+    assert (frame["type"], frame["data"]["media"]["reason"]) == ("media_rejected", "executable")
+    assert object_keys() == set()
+
+
+def test_only_the_owner_and_the_conversations_participants_get_download_links(media_backend) -> None:
+    media_id = upload_and_process("alice", "image", media_files.jpeg(media_files.photo(300, 200)), "image/jpeg")
+    event = http_event("start_conversation", user_id="alice", path={"id": "bob"})
+    conversation_id = parse(start_conversation.handler(event, None))[1]["conversation"]["id"]
+    assert get("bob", media_id)[0] == 404  # not sent to bob yet
+
+    deps = wiring.media()
+    bind_media(deps, deps.media.get(media_id), conversation_id, "a-message-id")
+
+    assert get("bob", media_id)[0] == 200
+    status, body = get("carol", media_id)
+    assert (status, body["error"]["code"]) == (404, "media_not_found")
+
+    make_media_unreachable(deps, media_id)  # what deleting the message does
+    assert get("alice", media_id)[0] == 404 and get("bob", media_id)[0] == 404
+    assert object_keys() == set()
+
+
+# ---------------------------------------------------------------------------------------- media messages
+
+
+def _conversation(user: str, peer: str) -> str:
+    event = http_event("start_conversation", user_id=user, path={"id": peer})
+    return parse(start_conversation.handler(event, None))[1]["conversation"]["id"]
+
+
+def _send(user: str, conversation_id: str, client_message_id: str, **body) -> tuple[int, dict]:
+    from functions import send_message
+
+    event = http_event(
+        "send_message", user_id=user, path={"id": conversation_id}, body={"client_message_id": client_message_id, **body}
+    )
+    return parse(send_message.handler(event, None))
+
+
+def test_a_photo_message_carries_what_the_recipient_renders_and_the_recipient_downloads_it(media_backend) -> None:
+    conversation_id = _conversation("alice", "bob")
+    assert ws_connect.handler(ws_event("$connect", connection_id="bob-phone", user_id="bob"), None)["statusCode"] == 200
+    media_id = upload_and_process("alice", "image", media_files.jpeg_with_gps_and_orientation_6(), "image/jpeg")
+
+    status, body = _send("alice", conversation_id, "photo-1", type="image", media_id=media_id, content="look!")
+
+    assert status == 201
+    message = body["message"]
+    assert (message["type"], message["content"]) == ("image", "look!")
+    (attachment,) = message["attachments"]
+    assert attachment["media_id"] == media_id and attachment["kind"] == "image"
+    assert (attachment["width"], attachment["height"]) == (800, 1200)
+    assert attachment["placeholder"] and attachment["content_type"] == "image/jpeg"
+    assert set(attachment["renditions"]) == {"standard", "thumbnail"}
+    pushed = [f for f in media_backend.frames("bob-phone") if f["type"] == "new_message"]
+    assert [f["data"]["message"] for f in pushed] == [message]
+    # Bound before the push: the link works the moment the message arrives.
+    status, links = get("bob", media_id)
+    assert status == 200 and set(links["urls"]) == {"standard", "thumbnail"}
+    assert get("carol", media_id)[0] == 404
+    # A retry is the same message; the media stays bound to it.
+    assert _send("alice", conversation_id, "photo-1", type="image", media_id=media_id, content="look!") == (200, body)
+
+
+def test_a_voice_note_and_a_file_message_carry_duration_size_type_and_name(media_backend) -> None:
+    conversation_id = _conversation("alice", "bob")
+    voice = upload_and_process("alice", "audio", media_files.fixture("voice.ogg"), "audio/ogg")
+    document = upload_and_process("alice", "file", media_files.minimal_pdf(), "application/pdf", file_name="plan.pdf")
+
+    (voice_attachment,) = _send("alice", conversation_id, "v1", type="audio", media_id=voice)[1]["message"]["attachments"]
+    (file_attachment,) = _send("alice", conversation_id, "f1", type="file", media_id=document)[1]["message"]["attachments"]
+
+    assert 3400 < voice_attachment["duration_ms"] < 3700
+    assert voice_attachment["content_type"] == "audio/ogg" and voice_attachment["size"] > 0
+    assert file_attachment["file_name"] == "plan.pdf" and file_attachment["size"] == len(media_files.minimal_pdf())
+
+
+@pytest.mark.parametrize(
+    ("whose", "message_type", "expected"),
+    [
+        ("carol", "image", (404, "media_not_found")),  # someone else's upload
+        ("alice", "audio", (400, "bad_request")),  # an image sent as a voice note
+    ],
+)
+def test_only_the_senders_own_media_of_the_right_kind_can_be_attached(media_backend, whose, message_type, expected) -> None:
+    conversation_id = _conversation("alice", "bob")
+    media_id = upload_and_process(whose, "image", media_files.jpeg(media_files.photo(200, 100)), "image/jpeg")
+    status, body = _send("alice", conversation_id, "m1", type=message_type, media_id=media_id)
+    assert (status, body["error"]["code"]) == expected
+
+
+def test_media_that_is_not_ready_or_already_sent_elsewhere_cannot_be_attached(media_backend) -> None:
+    conversation_id = _conversation("alice", "bob")
+    pending = grant("alice", "image", b"x" * 100, "image/jpeg")["media"]["id"]
+    assert _send("alice", conversation_id, "m1", type="image", media_id=pending)[0] == 409
+    rejected = upload_and_process("alice", "image", media_files.PHP_SCRIPT, "image/jpeg")
+    assert _send("alice", conversation_id, "m2", type="image", media_id=rejected)[0] == 409
+
+    sent = upload_and_process("alice", "image", media_files.jpeg(media_files.photo(200, 100)), "image/jpeg")
+    assert _send("alice", conversation_id, "m3", type="image", media_id=sent)[0] == 201
+    other = _conversation("alice", "dave")
+    status, body = _send("alice", other, "m4", type="image", media_id=sent)
+    assert (status, body["error"]["code"]) == (409, "conflict")
+    assert _send("alice", conversation_id, "m5", type="image", media_id="not-an-id")[0] == 400
