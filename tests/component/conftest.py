@@ -10,6 +10,7 @@ import redis as redis_lib
 from moto.server import ThreadedMotoServer
 
 from infra.local import moto_streams
+from infra.local.services import Environment, create_media_bucket
 from shared import config, wiring
 from shared.tables import TABLE_MODELS
 from tests.conftest import MOTO_PORT
@@ -33,11 +34,12 @@ def moto_url():
 
 @pytest.fixture
 def tables(moto_url):
-    """Empty tables (and an empty search-index bucket) for every test."""
+    """Empty tables (and empty search-index and media buckets) for every test."""
     urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")).read()
     for model in TABLE_MODELS.values():
         model.create_table(wait=True)
     boto3.client("s3", endpoint_url=moto_url).create_bucket(Bucket=config.search_bucket())
+    create_media_bucket(Environment(), embedded=True)
 
 
 @pytest.fixture(scope="session")

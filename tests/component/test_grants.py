@@ -45,7 +45,10 @@ from tests.support.calls import (
     ws_sync_frame,
     ws_typing_frame,
 )
+from tests.support import media_files
 from tests.support.events import http_event, parse, ws_event
+from tests.support.media_calls import get as get_media_links
+from tests.support.media_calls import grant, upload_and_process
 
 pytestmark = pytest.mark.component
 
@@ -67,15 +70,36 @@ def _with_gone_device(backend, user: str) -> None:
     backend.gone.add(f"{user}-gone")
 
 
-def _sends(backend, streams, send_one: Callable[[str, str, str], object]) -> None:
+def _sends(backend, streams, send_one: Callable[..., object]) -> None:
     alice, bob = _users()
     conversation_id = start(alice, bob)
     connect(alice, f"{alice}-phone")  # first: a connect tells the peers, which would forget the gone device
     _with_gone_device(backend, bob)
+    photo = upload_and_process(alice, "image", media_files.jpeg(media_files.photo(64, 48)), "image/jpeg")
     _cold()
     first = send_one(alice, conversation_id, "first")
     send_one(alice, conversation_id, "first")  # a retry: answered with the stored message
     send_one(alice, conversation_id, "reply", reply_to=first["message"]["id"])  # reads and links the quoted one
+    send_one(alice, conversation_id, "photo", type="image", media_id=photo)  # a media message binds its upload
+
+
+def _media(kind: str, data: bytes, content_type: str, **extra) -> Callable:
+    def scenario(backend, streams) -> None:
+        alice, bob = _users()
+        _with_gone_device(backend, alice)  # told through the live device; the gone one is forgotten
+        _cold()
+        upload_and_process(alice, kind, data, content_type, **extra)
+
+    return scenario
+
+
+def _download(backend, streams) -> None:
+    alice, bob = _users()
+    conversation_id = start(alice, bob)
+    photo = upload_and_process(alice, "image", media_files.jpeg(media_files.photo(64, 48)), "image/jpeg")
+    send(alice, conversation_id, "photo", "1", type="image", media_id=photo)
+    _cold()
+    assert get_media_links(bob, photo)[0] == 200
 
 
 def _reads(backend, streams, read: Callable[[str, str], object]) -> None:
@@ -212,6 +236,13 @@ SCENARIOS: dict[str, Callable] = {
     "ws_send_message": lambda backend, streams: _sends(
         backend, streams, lambda u, c, m, **x: ws_send(u, f"{u}-phone", c, "hi", m, **x)["data"]
     ),
+    "upload_image": lambda backend, streams: grant(_users()[0], "image", b"x" * 10, "image/png"),
+    "upload_audio": lambda backend, streams: grant(_users()[0], "audio", b"x" * 10, "audio/webm"),
+    "upload_file": lambda backend, streams: grant(_users()[0], "file", b"x" * 10, "application/pdf", file_name="a.pdf"),
+    "process_image": _media("image", media_files.png(media_files.photo(64, 48)), "image/png"),
+    "process_audio": _media("audio", media_files.fixture("voice.webm"), "audio/webm"),
+    "process_file": _media("file", media_files.minimal_pdf(), "application/pdf", file_name="a.pdf"),
+    "get_media": _download,
     "mark_read": lambda backend, streams: _reads(backend, streams, lambda u, c: http_mark_read(u, c)),
     "ws_read": lambda backend, streams: _reads(backend, streams, lambda u, c: ws_mark_read(u, f"{u}-phone", c)),
     "ws_ack": _ack,

@@ -7,59 +7,22 @@ import io
 import pytest
 from PIL import Image
 
-from functions import get_media, process_audio, process_file, process_image, upload_audio, upload_file, upload_image
 from functions import start_conversation, ws_connect
-from infra.local.s3_front import s3_event
 from shared import wiring
 from shared.config import media_bucket
 from shared.media import keys
 from shared.services.media import bind_media, make_media_unreachable
 from tests.support import media_files
+from tests.support.calls import connect
 from tests.support.events import http_event, parse, ws_event
+from tests.support.media_calls import deliver, get, grant, object_keys, upload_and_process
 
 pytestmark = pytest.mark.component
 
-GRANTS = {"image": upload_image, "audio": upload_audio, "file": upload_file}
-PROCESSORS = {"image": process_image, "audio": process_audio, "file": process_file}
-
-
 @pytest.fixture
 def media_backend(backend):
-    s3 = wiring.media().store._s3()
-    s3.create_bucket(Bucket=media_bucket())
-    assert ws_connect.handler(ws_event("$connect", connection_id="alice-phone", user_id="alice"), None)["statusCode"] == 200
+    connect("alice", "alice-phone")
     return backend
-
-
-def grant(user: str, kind: str, data: bytes, content_type: str, **extra) -> dict:
-    body = {"content_type": content_type, "size": len(data), **extra}
-    status, answer = parse(GRANTS[kind].handler(http_event(f"upload_{kind}", user_id=user, body=body), None))
-    assert status == 201, answer
-    return answer
-
-
-def upload_and_process(user: str, kind: str, data: bytes, content_type: str, **extra) -> str:
-    """Grant, store the bytes where the grant points (as the client's POST would), deliver S3's event."""
-    media_id = grant(user, kind, data, content_type, **extra)["media"]["id"]
-    deliver(kind, media_id, data, content_type)
-    return media_id
-
-
-def deliver(kind: str, media_id: str, data: bytes | None, content_type: str = "binary/octet-stream") -> None:
-    key = keys.upload_key(kind, media_id)
-    if data is not None:
-        wiring.media().store._s3().put_object(Bucket=media_bucket(), Key=key, Body=data, ContentType=content_type)
-    event = s3_event("us-east-1", media_bucket(), key, "ObjectCreated:Post", len(data or b""), "etag")
-    PROCESSORS[kind].handler(event, None)
-
-
-def get(user: str, media_id: str) -> tuple[int, dict]:
-    return parse(get_media.handler(http_event("get_media", user_id=user, path={"id": media_id}), None))
-
-
-def object_keys() -> set[str]:
-    listing = wiring.media().store._s3().list_objects_v2(Bucket=media_bucket())
-    return {item["Key"] for item in listing.get("Contents", [])}
 
 
 def test_a_grant_is_a_presigned_post_for_exactly_the_declared_upload(media_backend) -> None:
