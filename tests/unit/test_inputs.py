@@ -61,7 +61,9 @@ def test_text_of_the_maximum_length_is_accepted_and_one_more_character_is_not():
         ({"client_message_id": "c"}, "content"),
         ({"client_message_id": "c", "content": "   "}, "empty"),
         ({"client_message_id": "c", "content": ["hi"]}, "content"),
-        ({"client_message_id": "c", "content": "hi", "type": "image"}, "type"),
+        ({"client_message_id": "c", "content": "hi", "type": "sticker"}, "type"),
+        ({"client_message_id": "c", "content": "hi", "type": "image"}, "media_id"),  # an image needs its upload
+        ({"client_message_id": "c", "type": "file", "media_id": "../etc/passwd"}, "media_id"),
         ({"client_message_id": "c", "content": "hi", "type": None}, "type"),
     ],
 )
