@@ -93,6 +93,7 @@ class ParleyStack(cdk.Stack):
             routes=[route for route in routes if route.is_trigger],
             functions={name: endpoint.function for name, endpoint in self.functions.items()},
             tables=data.tables,
+            media=self.media,
         )
         Monitoring(
             self,

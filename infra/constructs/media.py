@@ -1,5 +1,6 @@
 """The media bucket: private, encrypted, reached only through presigned links; uploads run the media
-functions (S3 notifications, one per kind and prefix); what is never attached to a message expires."""
+functions (S3 notifications, one per kind and prefix: infra/constructs/triggers.py); what is never
+attached to a message expires."""
 
 from __future__ import annotations
 
@@ -8,10 +9,8 @@ from collections.abc import Sequence
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constructs.nag import acknowledge
@@ -70,17 +69,6 @@ class MediaStorage(Construct):
             "Every object is written by Parley's functions or through a presigned link they issued for one key; "
             "server access logs would need a second bucket per stack. Enable CloudTrail S3 data events if wanted.",
         )
-        # Where an S3 notification goes after the function failed it and Lambda's retries.
-        self.dead_letters = sqs.Queue(
-            self,
-            "TriggerDeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=cdk.Duration.days(14),
-        )
-        acknowledge(
-            self.dead_letters, "AwsSolutions-SQS3", "This queue is the dead-letter destination; nothing consumes it."
-        )
 
     def grant(self, function: lambda_.IFunction, route: Route) -> None:
         """Exactly the S3 actions the route lists, on the key prefixes it lists."""
@@ -94,16 +82,11 @@ class MediaStorage(Construct):
                 f"Objects under {prefix}: their keys (media ids) are made at run time.",
             )
 
-    def trigger(self, function: lambda_.Function, route: Route) -> None:
-        """Runs the function for every object created under the route's prefix, asynchronously: Lambda retries
-        a failed event route.retry_attempts times, then sends it to the dead-letter queue."""
+    def notify(self, function: lambda_.IFunction, route: Route) -> None:
+        """Runs the function for every object created under the route's prefix (infra/constructs/triggers.py
+        sets its retries and dead-letter queue)."""
         self.bucket.add_event_notification(
             s3.EventType.OBJECT_CREATED, s3n.LambdaDestination(function), s3.NotificationKeyFilter(prefix=route.key)
-        )
-        function.configure_async_invoke(
-            retry_attempts=route.retry_attempts,
-            max_event_age=cdk.Duration.hours(6),
-            on_failure=destinations.SqsDestination(self.dead_letters),
         )
         self._acknowledge_notifications_handler()
 

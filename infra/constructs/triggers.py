@@ -1,5 +1,6 @@
 """What runs a trigger route's function: an event source mapping on its table's stream, or an EventBridge
-rule; and where what they give up on goes (one dead-letter queue, with an alarm).
+rule, or the media bucket's notifications (s3 routes); and where what they give up on goes (one dead-letter
+queue, with an alarm).
 
 Stream routes read as the local runtime reads (infra/local/triggers.py): from TRIM_HORIZON, in order,
 one batch in flight per shard (parallelization factor 1: the consumers rely on a single writer per
@@ -24,6 +25,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constructs import pascal_case
+from infra.constructs.media import MediaStorage
 from infra.constructs.nag import acknowledge
 from shared.routes import Route
 
@@ -43,8 +45,10 @@ class Triggers(Construct):
         routes: Sequence[Route],
         functions: Mapping[str, lambda_.IFunction],
         tables: Mapping[str, dynamodb.ITable],
+        media: MediaStorage | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._media = media
         self.dead_letters = sqs.Queue(
             self,
             "DeadLetters",
@@ -74,6 +78,8 @@ class Triggers(Construct):
                 self._stream(route, functions[route.name], tables[route.key])
             elif route.api == "schedule":
                 self._schedule(route, functions[route.name])
+            elif route.api == "s3":
+                self._s3(route, functions[route.name])
 
     def _stream(self, route: Route, function: lambda_.IFunction, table: dynamodb.ITable) -> None:
         if table.table_stream_arn is None:
@@ -96,6 +102,17 @@ class Triggers(Construct):
             "AwsSolutions-IAM5[Resource::*]",
             "dynamodb:ListStreams, which Lambda's stream poller needs, has no resource-level permissions.",
         )
+
+    def _s3(self, route: Route, function: lambda_.IFunction) -> None:
+        # S3 invokes asynchronously too: retried, then the event goes to the dead-letter queue.
+        if self._media is None:
+            raise ValueError(f"{route.name}: an s3 route needs the media bucket")
+        function.configure_async_invoke(
+            retry_attempts=route.retry_attempts,
+            max_event_age=MAX_RECORD_AGE,
+            on_failure=destinations.SqsDestination(self.dead_letters),
+        )
+        self._media.notify(function, route)
 
     def _schedule(self, route: Route, function: lambda_.IFunction) -> None:
         # EventBridge invokes asynchronously: Lambda retries a failed run (at most twice), then the

@@ -72,7 +72,7 @@ def test_a_failed_upload_event_is_retried_then_dead_lettered(full, route) -> Non
         if c["Properties"]["FunctionName"] == {"Ref": function_id}
     ]
     assert config["MaximumRetryAttempts"] == route.retry_attempts == 2
-    queue_id = full.logical_id(full.stack.media.dead_letters)
+    queue_id = full.logical_id(full.stack.triggers.dead_letters)
     assert full.get_att_targets(config["DestinationConfig"]["OnFailure"]["Destination"]) == {queue_id}
     assert function["Properties"]["MemorySize"] == route.memory_mb
 
