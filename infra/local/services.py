@@ -348,8 +348,11 @@ def start_services(env: Environment) -> LocalServices:
         else:
             services.aws_endpoint_url = env.get("AWS_ENDPOINT_URL")
         services.tables = create_tables()
-        create_search_bucket()
-        services.buckets = [create_media_bucket(env, embedded=services._moto is not None)]
+        from shared.config import media_bucket, search_bucket
+
+        # Straight to moto (or AWS_ENDPOINT_URL): the S3 front, which AWS_ENDPOINT_URL_S3 names, is not up yet.
+        embedded = services._moto is not None
+        services.buckets = [create_bucket(env, name, embedded=embedded) for name in (search_bucket(), media_bucket())]
     except BaseException:
         services.stop()
         raise
@@ -381,31 +384,10 @@ def create_tables() -> list[str]:
         return list(pool.map(create, TABLE_MODELS.values()))
 
 
-def create_search_bucket() -> str:
-    """The bucket of the per-user search indexes (the stack's SearchIndexBucket), unless it exists."""
-    from botocore.exceptions import ClientError
-
-    from shared.aws import botocore_session
-    from shared.config import aws_region, search_bucket
-
-    bucket, region = search_bucket(), aws_region()
-    s3 = botocore_session().create_client("s3", region_name=region)
-    options = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
-    try:
-        s3.create_bucket(Bucket=bucket, **options)
-    except ClientError as error:
-        if error.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-            raise
-    return bucket
-
-
-def create_media_bucket(env: Environment, embedded: bool) -> str:
-    """The media bucket, made in moto (or AWS_ENDPOINT_URL) directly: the S3 front is not serving yet.
+def create_bucket(env: Environment, bucket: str, *, embedded: bool) -> str:
+    """A bucket (the search indexes', the media bucket), made in moto (or AWS_ENDPOINT_URL) directly.
     The embedded moto gets one plain HTTP request (moto reads the service from the credential scope and
     checks no signature): loading botocore's S3 model would add a second or so to every start."""
-    from shared.config import media_bucket
-
-    bucket = media_bucket()
     region = env.get("AWS_REGION") or DEFAULT_REGION
     configuration = (
         b""
@@ -437,6 +419,6 @@ def create_media_bucket(env: Environment, embedded: bool) -> str:
         options = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
         s3.create_bucket(Bucket=bucket, **options)
     except ClientError as error:
-        if error.response["Error"]["Code"] != "BucketAlreadyOwnedByYou":
+        if error.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
             raise
     return bucket

@@ -156,9 +156,11 @@ class Backend:
         urllib.request.urlopen(urllib.request.Request(f"{self.moto_url}/moto-api/reset", method="POST")).read()
         for model in TABLE_MODELS.values():
             model.create_table(wait=True)
-        from infra.local.services import create_search_bucket
+        from infra.local.services import Environment, create_bucket
+        from shared.config import media_bucket, search_bucket
 
-        create_search_bucket()
+        for bucket in (search_bucket(), media_bucket()):
+            create_bucket(Environment(), bucket, embedded=True)
 
 
 def reset_clients() -> None:

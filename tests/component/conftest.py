@@ -10,7 +10,7 @@ import redis as redis_lib
 from moto.server import ThreadedMotoServer
 
 from infra.local import moto_streams
-from infra.local.services import Environment, create_media_bucket
+from infra.local.services import Environment, create_bucket
 from shared import config, wiring
 from shared.tables import TABLE_MODELS
 from tests.conftest import MOTO_PORT
@@ -39,7 +39,7 @@ def tables(moto_url):
     for model in TABLE_MODELS.values():
         model.create_table(wait=True)
     boto3.client("s3", endpoint_url=moto_url).create_bucket(Bucket=config.search_bucket())
-    create_media_bucket(Environment(), embedded=True)
+    create_bucket(Environment(), config.media_bucket(), embedded=True)
 
 
 @pytest.fixture(scope="session")

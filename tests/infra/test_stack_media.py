@@ -87,7 +87,9 @@ def _s3_statements(synth, function_id: str) -> dict[str, set[str]]:
         if not s3_actions:
             continue
         resource = statement["Resource"]
-        assert synth.get_att_targets(resource) == {bucket_id}, resource  # only the media bucket, never "*"
+        assert resource != "*" and "*" not in (resource if isinstance(resource, list) else [resource])
+        if synth.get_att_targets(resource) != {bucket_id}:
+            continue  # another bucket's (the search indexes')
         (suffix,) = [part for part in resource["Fn::Join"][1] if isinstance(part, str)]
         granted.setdefault(suffix, set()).update(s3_actions)
     return granted
