@@ -61,6 +61,8 @@ def aws_endpoint_override(service: str) -> str | None:
     """The endpoint botocore sends `service` calls to instead of AWS's (the local runtime, tests, LocalStack)."""
     service_env = "AWS_ENDPOINT_URL_" + service.upper().replace("-", "_").replace(" ", "_")
     return os.environ.get(service_env) or os.environ.get("AWS_ENDPOINT_URL") or None
+
+
 def media_bucket() -> str:
     """The media bucket's name; the default suits the local runtime and tests."""
     return os.environ.get(MEDIA_BUCKET_ENV) or "parley-media"

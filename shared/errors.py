@@ -57,6 +57,14 @@ class MessageNotFoundError(NotFoundError):
         super().__init__("message not found")
 
 
+class MediaNotFoundError(NotFoundError):
+    code = "media_not_found"
+
+    def __init__(self):
+        # Same answer whether it does not exist, is not the caller's to see, or was deleted.
+        super().__init__("media not found")
+
+
 class ConflictError(ParleyError):
     status = 409
     code = "conflict"

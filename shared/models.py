@@ -70,7 +70,7 @@ class Message:
     def as_seen_by(self, user_id: str) -> Message:
         """The message as this user sees it: one they deleted for themselves is a tombstone to them."""
         if user_id in self.hidden_for and not self.deleted:
-            return replace(self, content="", reply_to=None, reactions=(), deleted=True)
+            return replace(self, content="", reply_to=None, reactions=(), attachments=(), deleted=True)
         return self
 
     def to_dict(self) -> dict:

@@ -172,20 +172,23 @@ _REACTION_GRANTS = dict(
     uses_redis=True,  # the read caches' invalidation
 )
 # A delete also empties reply previews and the rows' last-message previews; one "for me" tells the
-# caller's devices only (GetItem of their connections).
+# caller's devices only (GetItem of their connections). One for everyone deletes the message's media.
 _DELETE_GRANTS = dict(
     tables={
         "conversations": {"GetItem"},
         "messages": {"GetItem", "UpdateItem"},
         "user_conversations": {"GetItem", "UpdateItem"},
         "connections": {"GetItem", "BatchGetItem", "UpdateItem"},
+        "media": {"GetItem", "UpdateItem"},  # the media record read, then marked deleted
     },
     manages_connections=True,
     uses_redis=True,  # the read caches' invalidation
+    media_bucket={MEDIA_PREFIX: ("s3:DeleteObject",)},
 )
 _FIND_MESSAGE_TABLES = {"messages": {"GetItem"}, "user_conversations": {"GetItem"}}
 # Results are read back from the messages and the caller's rows, a page at a time.
 _MESSAGE_PAGE_TABLES = {"messages": {"BatchGetItem"}, "user_conversations": {"BatchGetItem"}}
+
 
 def _upload_grant(kind: str, path: str) -> Route:
     # A presigned POST is signed with the function's own credentials: it needs PutObject where it points.

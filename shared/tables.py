@@ -203,6 +203,8 @@ class StarRecord(Model):
     message_id = UnicodeAttribute(range_key=True)
     starred_at = NumberAttribute()  # epoch ms
     by_starred_at = ByStarredAtIndex()
+
+
 class MediaRecord(Model):
     """An upload and what processing found: pending until its S3-triggered function has judged it."""
 

@@ -224,13 +224,14 @@ class MessageRepository:
         return self._change(message, [MessageRecord.reactions[user_id].remove()], MessageRecord.reactions[user_id].exists())
 
     def delete_for_everyone(self, message: Message, deleted_at: str) -> Message | None:
-        """Leaves a tombstone: the content, reactions and quoted preview are removed from the item."""
+        """Leaves a tombstone: the content, reactions, quoted preview and attachments are removed from the item."""
         record = MessageRecord
         actions = [
             record.deleted_at.set(deleted_at),
             record.content.remove(),
             record.reactions.remove(),
             record.reply_to.remove(),
+            record.attachments.remove(),
         ]
         return self._change(message, actions, record.deleted_at.does_not_exist())
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from shared.events import media_envelope
-from shared.errors import BadRequestError, ConflictError, NotFoundError
+from shared.errors import BadRequestError, ConflictError, MediaNotFoundError
 from shared.ids import is_sortable_id, new_sortable_id
 from shared.log import logger
 from shared.media import keys
@@ -31,14 +31,6 @@ class MediaDeps:
     store: MediaStore
     connections: ConnectionRepository
     pusher: Pusher | None
-
-
-class MediaNotFoundError(NotFoundError):
-    code = "media_not_found"
-
-    def __init__(self) -> None:
-        # Same answer for media that does not exist and media the caller may not see.
-        super().__init__("media not found")
 
 
 @dataclass(frozen=True)
@@ -184,7 +176,8 @@ def _tell_owner(deps: MediaDeps, media: Media) -> None:
 def attachable_media(deps: MediaDeps | None, sender_id: str, request) -> Media:
     """The sender's own ready media of the message's kind, for a message about to be sent to
     request.conversation_id (a SendMessageRequest). Media already sent in another conversation is refused:
-    a message holds its media, and deleting the message deletes it."""
+    a message holds its media, and deleting the message deletes it (the sender's messaging checks that
+    media already sent in this conversation is only attached again by a retry of the same send)."""
     if deps is None:
         raise BadRequestError("media messages are not available here")
     media = deps.media.get(request.media_id)
@@ -235,11 +228,12 @@ def download_links(
     return DownloadLinks(media=media, urls=urls, expires_at=iso_from_ms(now_ms() + DOWNLOAD_URL_SECONDS * 1000))
 
 
-def make_media_unreachable(deps: MediaDeps, media_id: str) -> None:
-    """For deleting a message (issue 7): its media's objects are deleted and its record says `deleted`,
-    so no new link is given; links already handed out stop working as the objects go. Idempotent."""
+def make_media_unreachable(deps: MediaDeps, media_id: str, message_id: str) -> None:
+    """For deleting a message for everyone: its media's objects are deleted and its record says `deleted`,
+    so no new link is given; links already handed out stop working as the objects go. Only media bound to
+    that message (or not bound yet: the send stored the message and stopped before binding). Idempotent."""
     media = deps.media.get(media_id)
-    if media is None:
+    if media is None or media.message_id not in (None, message_id):
         return
     deps.store.delete([r.key for r in media.renditions.values()])
     deps.media.mark_deleted(media_id)

@@ -81,7 +81,8 @@ def unreact(deps: MessagingDeps, user_id: str, message_id: object) -> Message:
 
 
 def delete_message(deps: MessagingDeps, user_id: str, message_id: object, *, for_me: bool) -> Message:
-    """For everyone (its sender only): a tombstone stays, the content leaves every read path. For me
+    """For everyone (its sender only): a tombstone stays, the content and attachments leave every read path
+    and the media become unreachable (objects deleted, no more download links). For me
     (either participant): hidden from the caller alone. Deleting twice is harmless."""
     message, row = find_message(deps, user_id, message_id, hidden_ok=True)
     if for_me:
@@ -92,6 +93,12 @@ def delete_message(deps: MessagingDeps, user_id: str, message_id: object, *, for
         return row.shown(hidden)
     if message.sender_id != user_id:
         raise ForbiddenError("only its sender can delete a message for everyone")
+    if message.media_ids and deps.media is not None:
+        from shared.services.media import make_media_unreachable
+
+        # Before the tombstone: if this fails the message still names its media, and a retry finishes.
+        for media_id in message.media_ids:
+            make_media_unreachable(deps.media, media_id, message.id)
     deleted = _apply(
         deps, message, lambda m: m if m.deleted else deps.messages.delete_for_everyone(m, iso_from_ms(now_ms()))
     )

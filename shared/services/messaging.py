@@ -109,6 +109,9 @@ def send_message(
         from shared.services.media import attachable_media
 
         media = attachable_media(deps.media, sender_id, request)
+        if media.message_id is not None and not _is_retry_of(deps.messages, sender_id, request, media.message_id):
+            # A message holds its media: deleting it deletes the media, which must not empty another message.
+            raise ConflictError(f"media {media.id} was already sent in another message")
     created_ms = now_ms()
     message, created, invalidate = _store(deps.messages, sender_id, request, iso_from_ms(created_ms), reply_to, media)
     try:
@@ -126,6 +129,11 @@ def send_message(
     finally:
         invalidate()  # a no-op once it went alongside the pushes
     return SendResult(message, created)
+
+
+def _is_retry_of(messages: MessageRepository, sender_id: str, request: SendMessageRequest, message_id: str) -> bool:
+    sent = messages.find_sent(sender_id, request.client_message_id)
+    return sent is not None and sent.id == message_id
 
 
 def _quoted(messages: MessageRepository, request: SendMessageRequest) -> ReplyPreview:

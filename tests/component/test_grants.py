@@ -214,11 +214,16 @@ def _presence_reads(backend, streams, read: Callable[[str, str], object]) -> Non
     read(alice, f"{bob},{carol}")  # several: BatchGetItem
 
 
-def _message_actions(backend, streams, act: Callable[[str, str, str], object]) -> None:
-    """alice's message, a reply quoting it, both users' devices (one gone); then `act(alice, bob, id)`."""
+def _message_actions(backend, streams, act: Callable[[str, str, str], object], *, photo: bool = False) -> None:
+    """alice's message (`photo`: a photo with a caption), a reply quoting it, both users' devices (one
+    gone); then `act(alice, bob, id)`."""
     alice, bob = _users()
     conversation_id = start(alice, bob)
-    message_id = send(alice, conversation_id, "lunch?", "1")[1]["message"]["id"]
+    media = {}
+    if photo:
+        media_id = upload_and_process(alice, "image", media_files.jpeg(media_files.photo(64, 48)), "image/jpeg")
+        media = {"type": "image", "media_id": media_id}
+    message_id = send(alice, conversation_id, "lunch?", "1", **media)[1]["message"]["id"]
     send(bob, conversation_id, "yes", "2", reply_to=message_id)
     streams.drain()
     connect(alice, f"{alice}-phone")  # first: its presence push would find bob's gone device
@@ -268,7 +273,10 @@ SCENARIOS: dict[str, Callable] = {
         backend, streams, lambda a, b, m: (react(b, m, "👍"), _with_gone_device(backend, b), _cold(), unreact(b, m))
     ),
     "delete_message": lambda backend, streams: _message_actions(
-        backend, streams, lambda a, b, m: (delete(b, m, for_me=True), _with_gone_device(backend, b), delete(a, m))
+        backend,
+        streams,
+        lambda a, b, m: (delete(b, m, for_me=True), _with_gone_device(backend, b), delete(a, m)),
+        photo=True,  # deleting it for everyone deletes its media
     ),
     "star_message": lambda backend, streams: _message_actions(backend, streams, lambda a, b, m: star(b, m)),
     "unstar_message": lambda backend, streams: _message_actions(backend, streams, lambda a, b, m: unstar(b, m)),

@@ -80,6 +80,15 @@ def test_a_photo_goes_from_presigned_post_to_processed_to_attached_to_downloaded
         async with session.get(forged) as response:
             assert response.status == 403
 
+        # Deleted for everyone: the tombstone carries no attachment, and the media is gone for good.
+        message_id = pushed["data"]["message"]["id"]
+        assert (await alice.request("DELETE", f"/messages/{message_id}"))[0] == 200
+        updated = await bob_ws.next(of_type("message_updated"), timeout=5)
+        assert updated["data"]["message"]["deleted"] and "attachments" not in updated["data"]["message"]
+        assert (await bob.request("GET", f"/media/{media_id}"))[0] == 404
+        async with session.get(links["urls"]["hd"]) as response:
+            assert response.status in (403, 404)  # S3's answer for a missing key to those who may not list
+
     run(scenario)
 
 
