@@ -45,6 +45,10 @@ LOG_LEVEL_ENV = "POWERTOOLS_LOG_LEVEL"
 CORS_ALLOW_HEADERS = ("authorization", "content-type")
 CORS_EXPOSE_HEADERS = ("retry-after",)
 CORS_MAX_AGE_SECONDS = 3600
+# The media bucket's CORS rule (infra/constructs/media.py; the local S3 front applies the same): browsers
+# post uploads and fetch downloads through presigned links, any header, and may read where an upload went.
+MEDIA_CORS_METHODS = ("GET", "HEAD", "POST")
+MEDIA_CORS_EXPOSE_HEADERS = ("ETag", "Location")
 
 # The service name on every log line and metric, and the CloudWatch namespace of Parley's own metrics
 # (shared/metrics.py writes them, infra/constructs/monitoring.py alarms on them).

@@ -17,6 +17,7 @@ from infra.constructs.nag import acknowledge
 from shared.media.keys import MEDIA_PREFIX, UPLOADS_PREFIX
 from shared.repositories.media import UNATTACHED_MEDIA_DAYS
 from shared.repositories.media_store import ATTACHED_TAG
+from shared.resources import CORS_MAX_AGE_SECONDS, MEDIA_CORS_EXPOSE_HEADERS, MEDIA_CORS_METHODS
 from shared.routes import Route
 
 
@@ -36,11 +37,11 @@ class MediaStorage(Construct):
             # Browsers post uploads and fetch downloads straight from S3 through presigned links.
             cors=[
                 s3.CorsRule(
-                    allowed_methods=[s3.HttpMethods.POST, s3.HttpMethods.GET, s3.HttpMethods.HEAD],
+                    allowed_methods=[getattr(s3.HttpMethods, method) for method in MEDIA_CORS_METHODS],
                     allowed_origins=list(cors_origins),
                     allowed_headers=["*"],
-                    exposed_headers=["ETag", "Location"],
-                    max_age=3600,
+                    exposed_headers=list(MEDIA_CORS_EXPOSE_HEADERS),
+                    max_age=CORS_MAX_AGE_SECONDS,
                 )
             ],
             lifecycle_rules=[

@@ -271,6 +271,7 @@ class LocalRuntime:
             region=region,
             dead_letters=self._triggers.dead_letters,
             settings=self._triggers.settings,
+            cors_origins=self._cors.allow_origins if self._cors is not None else (),
         )
         self._s3_runner = web.AppRunner(
             self.s3_front.app(), handle_signals=False, shutdown_timeout=5, access_log_format='%a "%r" %s %b %Tfs'

@@ -6,6 +6,8 @@ moto stores the objects; this front corrects it where a client would notice:
   x-amz-*), no field outside the policy — and refused with S3's status codes and XML errors;
 - a request with no signature at all is refused (the bucket is private); a presigned GET/HEAD is refused
   once expired or when its SigV4 query signature does not match;
+- CORS as the bucket's rule (shared/resources.py) answers it, for the origins the local HTTP API allows:
+  a browser page posts the upload and fetches downloads straight from the front;
 - an object stored (POST, PUT, copy) under an S3 trigger route's prefix runs that function asynchronously
   with a complete S3 event (keys URL-encoded as S3 does), retried route.retry_attempts times, then
   dead-lettered, as Lambda's asynchronous invocation does (infra/local/triggers.py, shared with schedules).
@@ -32,9 +34,11 @@ import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 
+from infra.local.http_api import CorsPolicy
 from infra.local.lambda_context import ACCOUNT_ID, function_name
 from infra.local.lambda_invoker import LambdaInvoker
 from infra.local.triggers import DeadLetters, TriggerSettings, invoke_asynchronously
+from shared.resources import MEDIA_CORS_EXPOSE_HEADERS, MEDIA_CORS_METHODS
 from shared.routes import Route
 
 log = logging.getLogger("local.s3")
@@ -80,11 +84,18 @@ class S3Front:
     region: str
     dead_letters: DeadLetters = field(default_factory=DeadLetters)
     settings: TriggerSettings = field(default_factory=TriggerSettings)
+    cors_origins: tuple[str, ...] = ("*",)  # the origins the bucket's CORS rule allows
 
     def __post_init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
         self._sequencer = itertools.count(1)
         self._deliveries: set[asyncio.Task] = set()
+        self._cors = CorsPolicy(
+            allow_origins=self.cors_origins,
+            allow_headers=("*",),
+            allow_methods=MEDIA_CORS_METHODS,
+            expose_headers=MEDIA_CORS_EXPOSE_HEADERS,
+        )
 
     # ----------------------------------------------------------------------------------------- serving
 
@@ -102,15 +113,28 @@ class S3Front:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         try:
+            if self._cors.is_preflight(request):
+                return self._preflight(request)
             # Split the path as sent: the key stays URL-encoded for moto; the event gets it decoded.
             bucket, _, key = request.raw_path.partition("?")[0].lstrip("/").partition("/")
             if request.method == "POST" and bucket and not key and not request.query_string:
-                return await self._form_upload(request, bucket)
-            self._check_signed(request)
-            return await self._proxy(request, bucket, key)
+                response = await self._form_upload(request, bucket)
+            else:
+                self._check_signed(request)
+                response = await self._proxy(request, bucket, key)
         except S3Error as error:
             log.info("s3 refused %s %s: %s", request.method, request.path, error)
-            return error.response()
+            response = error.response()
+        return self._cors.apply(request, response)  # errors too: a page can read why S3 refused
+
+    def _preflight(self, request: web.Request) -> web.Response:
+        if not self._cors.allowed_origin(request.headers.get("Origin")) or (
+            request.headers["Access-Control-Request-Method"] not in MEDIA_CORS_METHODS
+        ):
+            raise S3Error(403, "AccessForbidden", "CORSResponse: This CORS request is not allowed.")
+        response = self._cors.preflight_response(request)
+        response.set_status(200)  # S3 answers a preflight with 200
+        return response
 
     # ------------------------------------------------------------------------------ presigned POST
 

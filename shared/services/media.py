@@ -201,8 +201,8 @@ def bind_media(deps: MediaDeps, media: Media, conversation_id: str, message_id: 
 @dataclass(frozen=True)
 class DownloadLinks:
     media: Media
-    urls: dict[str, str]
-    expires_at: str
+    urls: dict[str, str]  # rendition name -> presigned GET; none until the media is ready
+    expires_at: str | None
 
     def to_dict(self) -> dict:
         return {"media": self.media.to_dict(), "urls": self.urls, "expires_at": self.expires_at}
@@ -212,12 +212,18 @@ def download_links(
     deps: MediaDeps, user_id: str, media_id: str, is_participant: Callable[[str, str], bool]
 ) -> DownloadLinks:
     """Short-lived links to every rendition: for the owner, and for the participants of the conversation
-    the media was sent in. Anyone else, and deleted media, get the same 404 as media that never existed."""
+    the media was sent in. The owner also sees their pending or rejected uploads (no links), so a device
+    that missed media_ready/media_rejected can ask. Anyone else, and deleted media, get the same 404 as
+    media that never existed."""
     media = deps.media.get(media_id) if is_sortable_id(media_id) else None
-    if media is None or media.status != "ready":
+    if media is None or media.status == "deleted":
         raise MediaNotFoundError()
-    if media.owner_id != user_id and not (media.conversation_id and is_participant(user_id, media.conversation_id)):
+    if media.owner_id != user_id and not (
+        media.status == "ready" and media.conversation_id and is_participant(user_id, media.conversation_id)
+    ):
         raise MediaNotFoundError()
+    if media.status != "ready":
+        return DownloadLinks(media=media, urls={}, expires_at=None)
     download_name = media.file_name if media.kind == "file" else None
     urls = {
         name: deps.store.presigned_get(

@@ -89,7 +89,9 @@ def test_a_rejected_upload_is_deleted_and_the_owner_is_told_why(media_backend) -
     (frame,) = media_backend.frames("alice-phone")
     assert frame["type"] == "media_rejected"
     assert frame["data"]["media"]["reason"] == "not_an_image"
-    assert get("alice", media_id)[0] == 404  # nothing to download
+    # A device that missed the push can ask; there is nothing to download.
+    assert get("alice", media_id) == (200, {"media": frame["data"]["media"], "urls": {}, "expires_at": None})
+    assert get("bob", media_id)[0] == 404
 
 
 def test_an_upload_nobody_was_granted_is_deleted(media_backend) -> None:
@@ -214,6 +216,7 @@ def test_only_the_senders_own_media_of_the_right_kind_can_be_attached(media_back
 def test_media_that_is_not_ready_or_already_sent_elsewhere_cannot_be_attached(media_backend) -> None:
     conversation_id = _conversation("alice", "bob")
     pending = grant("alice", "image", b"x" * 100, "image/jpeg")["media"]["id"]
+    assert get("alice", pending)[1]["media"]["status"] == "pending"
     assert _send("alice", conversation_id, "m1", type="image", media_id=pending)[0] == 409
     rejected = upload_and_process("alice", "image", media_files.PHP_SCRIPT, "image/jpeg")
     assert _send("alice", conversation_id, "m2", type="image", media_id=rejected)[0] == 409

@@ -129,6 +129,29 @@ def test_a_field_the_policy_does_not_cover_is_refused(front, store) -> None:
     assert _error(response)[1] == "Invalid according to Policy: Extra input fields: acl"
 
 
+def test_a_browser_page_may_post_an_upload_and_read_the_answer(front, store) -> None:
+    origin = {"Origin": "http://localhost:8000"}
+    preflight = requests.options(
+        f"{front.url}/{store.bucket}", headers={**origin, "Access-Control-Request-Method": "POST"}, timeout=10
+    )
+    assert preflight.status_code == 200 and preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    refused = requests.options(
+        f"{front.url}/{store.bucket}", headers={**origin, "Access-Control-Request-Method": "DELETE"}, timeout=10
+    )
+    assert refused.status_code == 403
+
+    grant = store.presigned_post("uploads/image/a", "image/jpeg", len(JPEG), 60)
+    form = {**grant.fields}
+    stored = requests.post(grant.url, data=form, files={"file": ("a.jpg", JPEG, "image/jpeg")}, headers=origin, timeout=10)
+    too_big = requests.post(grant.url, data=form, files={"file": ("a.jpg", JPEG + b"x", "image/jpeg")}, headers=origin, timeout=10)
+    for response in (stored, too_big):  # a page reads S3's refusal too
+        assert response.headers["Access-Control-Allow-Origin"] == "*", response.status_code
+    assert stored.status_code == 204 and "ETag" in stored.headers["Access-Control-Expose-Headers"]
+    download = requests.get(store.presigned_get("uploads/image/a", 60, content_type="image/jpeg"), headers=origin, timeout=10)
+    assert download.content == JPEG and download.headers["Access-Control-Allow-Origin"] == "*"
+
+
 def test_the_bucket_is_private(front, store) -> None:
     store.put("media/x/standard.jpg", b"data", "image/jpeg")
     anonymous = requests.get(f"{front.url}/{store.bucket}/media/x/standard.jpg", timeout=10)

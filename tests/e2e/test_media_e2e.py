@@ -38,7 +38,9 @@ async def _upload(session, user_client, kind: str, data: bytes, content_type: st
         "POST", f"/messages/upload-{kind}", json_body={"content_type": content_type, "size": len(data), **extra}
     )
     assert status == 201, grant
-    async with session.post(grant["upload"]["url"], data=_form(grant["upload"], data, content_type)) as response:
+    form = _form(grant["upload"], data, content_type)
+    async with session.post(grant["upload"]["url"], data=form, headers={"Origin": "http://localhost:8000"}) as response:
+        assert response.headers["Access-Control-Allow-Origin"] == "*"  # a web page may post it and read the answer
         return grant, response.status, await response.text()
 
 

@@ -8,7 +8,7 @@ import pytest
 from shared.media.keys import MEDIA_PREFIX, UPLOADS_PREFIX
 from shared.repositories.media import UNATTACHED_MEDIA_DAYS
 from shared.repositories.media_store import ATTACHED_TAG
-from shared.resources import MEDIA_BUCKET_ENV
+from shared.resources import MEDIA_BUCKET_ENV, MEDIA_CORS_EXPOSE_HEADERS, MEDIA_CORS_METHODS
 from shared.routes import ROUTES
 
 pytestmark = pytest.mark.infra
@@ -32,6 +32,9 @@ def test_the_bucket_is_private_encrypted_and_kept(full) -> None:
     encryption = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
     assert encryption == {"SSEAlgorithm": "AES256"}
     assert full.resources[bucket_id]["DeletionPolicy"] == "Retain"
+    (cors,) = bucket["CorsConfiguration"]["CorsRules"]  # what the local S3 front answers too
+    assert sorted(cors["AllowedMethods"]) == sorted(MEDIA_CORS_METHODS) and cors["AllowedHeaders"] == ["*"]
+    assert cors["ExposedHeaders"] == list(MEDIA_CORS_EXPOSE_HEADERS)
     policies = [p for p in full.of_type("AWS::S3::BucketPolicy").values() if p["Properties"]["Bucket"] == {"Ref": bucket_id}]
     (statement,) = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
     assert statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
