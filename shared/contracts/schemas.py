@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from shared import errors, ids, limits, validation
 from shared.emoji import MAX_EMOJI_CODE_POINTS
+from shared.media import policy
 from shared.models import MESSAGE_TYPES, PREVIEW_LENGTH, STATUSES
 from shared.services.presence import OFFLINE, ONLINE
 from shared.services.typing import TYPING_STATES
@@ -70,6 +71,20 @@ _TIMESTAMP = {
 }
 _SEQ = {"type": "integer", "minimum": 1, "maximum": ids.MAX_SEQ, "description": "the message's position in its conversation"}
 _MESSAGE_TYPE = {"enum": list(MESSAGE_TYPES)}
+_SIZE = {"type": "integer", "minimum": 1, "description": "bytes"}
+# What a client needs to render media before downloading it (shared/media/model.py): the fields that apply.
+_MEDIA_RENDER_FIELDS = {
+    "file_name": {"type": "string", "minLength": 1, "maxLength": policy.MAX_FILE_NAME_LENGTH},
+    "width": {"type": "integer", "minimum": 1},
+    "height": {"type": "integer", "minimum": 1},
+    "placeholder": {"type": "string", "minLength": 1, "description": "images: a BlurHash"},
+    "duration_ms": {"type": "integer", "minimum": 0, "description": "voice notes"},
+    "renditions": {
+        "type": "object",
+        "additionalProperties": {"$ref": "#/components/schemas/Rendition"},
+        "description": "images: thumbnail, standard (and hd for hd uploads); voice notes and files: original",
+    },
+}
 
 COMPONENTS: dict[str, dict] = {
     "UserId": {
@@ -121,6 +136,26 @@ COMPONENTS: dict[str, dict] = {
         description="what a reply shows of the message it quotes",
     ),
     "Reaction": obj({"user_id": ref("UserId"), "emoji": ref("Emoji")}),
+    "MediaId": {"type": "string", "pattern": "^[0-9A-HJKMNP-TV-Z]{26}$", "description": "an upload grant's media id"},
+    "MediaKind": {"enum": list(policy.MEDIA_KINDS)},
+    "Rendition": obj(
+        {"content_type": {"type": "string"}, "size": _SIZE, "width": {"type": "integer", "minimum": 1},
+         "height": {"type": "integer", "minimum": 1}},
+        optional=("width", "height"),
+    ),  # fmt: skip
+    "Attachment": obj(
+        {"media_id": ref("MediaId"), "kind": ref("MediaKind"), "content_type": {"type": "string"}, "size": _SIZE,
+         **_MEDIA_RENDER_FIELDS},
+        optional=tuple(_MEDIA_RENDER_FIELDS),
+        description="a media message's media, as the message carries it",
+    ),  # fmt: skip
+    "Media": obj(
+        {"id": ref("MediaId"), "kind": ref("MediaKind"), "status": {"enum": ["pending", "ready", "rejected"]},
+         "content_type": {"type": "string"}, "size": _SIZE, "created_at": _TIMESTAMP,
+         "reason": {"type": "string", "description": "rejected: why (a stable code)"}, **_MEDIA_RENDER_FIELDS},
+        optional=("reason", *_MEDIA_RENDER_FIELDS),
+        description="an uploaded image, voice note or file",
+    ),  # fmt: skip
     "Message": obj(
         {
             "id": ref("MessageId"),
@@ -135,7 +170,14 @@ COMPONENTS: dict[str, dict] = {
             "reply_to": nullable(ref("ReplyPreview")),
             "reactions": {"type": "array", "items": ref("Reaction"), "description": "one per user, by user id"},
             "deleted": {"type": "boolean", "description": "a tombstone: deleted for everyone, or by the viewer for themselves"},
-        }
+            "attachments": {
+                "type": "array",
+                "items": ref("Attachment"),
+                "maxItems": 1,
+                "description": "image, audio and file messages (never on a tombstone)",
+            },
+        },
+        optional=("attachments",),
     ),
     "LastMessage": obj(
         {
@@ -239,11 +281,37 @@ _MESSAGE_ID = {**ref("MessageId"), "description": "the message's id"}
 SEND_BODY = {
     "client_message_id": ref("ClientMessageId"),
     "type": {**_MESSAGE_TYPE, "default": MESSAGE_TYPES[0]},
-    "content": {"type": "string", "minLength": 1, "maxLength": limits.MAX_TEXT_LENGTH, "pattern": r"\S",
-                "description": "not blank"},  # fmt: skip
+    "content": {"type": "string", "maxLength": limits.MAX_TEXT_LENGTH,
+                "description": "text: required, not blank; image/audio/file: an optional caption"},  # fmt: skip
     "reply_to": {**nullable(ref("MessageId")), "description": "the quoted message, of the same conversation"},
+    "media_id": {**ref("MediaId"), "description": "image/audio/file: the sender's own ready upload"},
 }
-_SEND_OPTIONAL = ("type", "reply_to")
+_SEND_OPTIONAL = ("type", "content", "reply_to", "media_id")
+
+
+def _upload_contract(kind: str, summary: str, extra: Mapping[str, dict], optional: tuple[str, ...]) -> HttpContract:
+    accepted = ", ".join(policy.ACCEPTED_TYPES[kind])
+    body = {
+        "content_type": {"type": "string", "minLength": 1, "description": f"one of: {accepted} (parameters are dropped)"},
+        "size": {**_SIZE, "description": "the upload's exact size in bytes"},
+        **extra,
+    }
+    upload = obj(
+        {
+            "url": {"type": "string", "description": "post the form here"},
+            "fields": {"type": "object", "additionalProperties": {"type": "string"}, "description": "the form's fields, before the file"},
+            "expires_at": ref("Timestamp"),
+        }
+    )
+    return HttpContract(
+        summary,
+        {201: obj({"media": ref("Media"), "upload": upload})},
+        body=obj(body, optional=optional),
+        errors=(errors.PayloadTooLargeError,),
+    )
+
+
+_FILE_NAME = {"type": "string", "minLength": 1, "description": "shown, and offered on download"}
 
 HTTP_CONTRACTS: dict[str, HttpContract] = {
     "openapi_document": HttpContract(
@@ -370,6 +438,30 @@ HTTP_CONTRACTS: dict[str, HttpContract] = {
         {200: obj({"starred": {"type": "array", "items": ref("StarredMessage")}, "next_cursor": _NEXT_CURSOR})},
         query=PAGE,
     ),
+    "upload_image": _upload_contract(
+        "image",
+        "Ask to upload an image: a pending media record and a presigned POST for exactly it",
+        {"quality": {"enum": list(policy.IMAGE_MAX_BYTES), "default": "standard"}, "file_name": _FILE_NAME},
+        ("quality", "file_name"),
+    ),
+    "upload_audio": _upload_contract(
+        "audio", "Ask to upload a voice note (as upload-image)", {"file_name": _FILE_NAME}, ("file_name",)
+    ),
+    "upload_file": _upload_contract("file", "Ask to upload a file (as upload-image)", {"file_name": _FILE_NAME}, ()),
+    "get_media": HttpContract(
+        "Short-lived download links to a media item's renditions (the uploader also sees pending and rejected uploads, without links)",
+        {
+            200: obj(
+                {
+                    "media": ref("Media"),
+                    "urls": {"type": "object", "additionalProperties": {"type": "string"}, "description": "rendition -> presigned GET"},
+                    "expires_at": {**nullable(ref("Timestamp")), "description": "when the links stop working; null without links"},
+                }
+            )
+        },
+        path_id={**ref("MediaId"), "description": "the media's id"},
+        errors=(errors.MediaNotFoundError,),
+    ),
     "search_messages": HttpContract(
         "The caller's messages holding every word of q (as a word or a word's start), newest first",
         {200: obj({"results": {"type": "array", "items": ref("SearchResult")}, "next_cursor": _NEXT_CURSOR})},
@@ -461,6 +553,16 @@ SERVER_EVENTS: tuple[ServerEvent, ...] = (
         "sync",
         "Answers sync: a page of missed events",
         envelope("sync", ref("SyncPage"), conversation=False),
+    ),
+    ServerEvent(
+        "media_ready",
+        "The user's upload was processed and may be sent (to the uploader's devices only; not in sync)",
+        envelope("media_ready", obj({"media": ref("Media")}), conversation=False),
+    ),
+    ServerEvent(
+        "media_rejected",
+        "The user's upload was refused (media.reason says why) and deleted",
+        envelope("media_rejected", obj({"media": ref("Media")}), conversation=False),
     ),
     ServerEvent("pong", "Answers ping", envelope("pong", obj({}), conversation=False)),
     ServerEvent(

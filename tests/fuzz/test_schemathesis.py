@@ -71,7 +71,10 @@ class Target:
         message = self.call(
             "POST", f"/conversations/{conversation}/messages", {"client_message_id": "seed-1", "content": "hello there"}
         )["message"]
-        self.existing = {"ConversationId": conversation, "MessageId": message["id"], "UserId": PEER}
+        upload = self.call("POST", "/messages/upload-image", {"content_type": "image/png", "size": 100})
+        self.existing = {
+            "ConversationId": conversation, "MessageId": message["id"], "UserId": PEER, "MediaId": upload["media"]["id"]
+        }  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from shared.contracts.schemas import COMPONENTS, SERVER_EVENTS, WS_ACTIONS
 from shared.envelope import envelope
 from shared.errors import RateLimitedError
 from shared.events import (
+    media_envelope,
     message_ack_envelope,
     message_updated_envelope,
     new_message_envelope,
@@ -24,6 +25,7 @@ from shared.events import (
     typing_envelope,
 )
 from shared.ids import direct_conversation_id
+from shared.media.model import Media, StoredRendition
 from shared.models import Conversation, LastMessagePreview, Message, ReplyPreview
 from shared.routes import HTTP_ROUTES, WEBSOCKET_ROUTES
 from shared.ws import error_frame
@@ -38,6 +40,7 @@ from tests.support.contracts import (
 pytestmark = pytest.mark.unit
 
 CONVERSATION = direct_conversation_id("alice", "bob")
+MEDIA = Media("01JZZZZZZZZZZZZZZZZZZZZZZZ", "alice", "audio", "pending", "audio/webm", 9, "2026-11-25T10:00:00.000Z")
 
 
 def test_the_checked_in_documents_are_current():
@@ -132,6 +135,11 @@ MESSAGES = [
     _message(3, content="", deleted=True),
     _message(4, reply_to=ReplyPreview.of(_message(content="", deleted=True))),
     _message(5, content="x" * 4096),
+    _message(6, type="image", content="", attachments=({
+        "media_id": "01JZZZZZZZZZZZZZZZZZZZZZZZ", "kind": "image", "content_type": "image/jpeg", "size": 1234,
+        "width": 800, "height": 600, "placeholder": "LEHV6nWB2yk8pyo0adR*.7kCMdnj",
+        "renditions": {"thumbnail": {"content_type": "image/jpeg", "size": 99, "width": 320, "height": 240}},
+    },)),
 ]
 CONVERSATIONS = [
     Conversation(CONVERSATION, "alice", "bob", "2026-11-25T10:00:00.000Z", "2026-11-25T10:00:00.000Z"),
@@ -170,6 +178,8 @@ def test_every_frame_the_server_builds_keeps_to_the_contract():
         envelope("pong", {}),
         error_frame(RateLimitedError("slow down", retry_after_seconds=3), {"action": "sendMessage", "client_message_id": "c1"}),
         error_frame(errors.ParleyError("internal error"), {}),
+        media_envelope(MEDIA.with_changes(status="ready", duration_ms=3500, renditions={"original": StoredRendition("k", "audio/webm", 9)})),
+        media_envelope(MEDIA.with_changes(status="rejected", reason="not_audio")),
     ]
     for frame in frames:
         validate_server_frame(frame)
