@@ -2,10 +2,10 @@
 
 from shared.http import HttpRequest, http_endpoint
 from shared.services.message_actions import star
-from shared.wiring import messaging, stars
+from shared.wiring import messaging
 
 
 @http_endpoint
 def handler(request: HttpRequest) -> tuple[int, dict]:
-    message = star(messaging(), stars(), request.user_id, request.path_params.get("id"))
+    message = star(messaging(), request.user_id, request.path_params.get("id"))
     return 200, {"message": message.to_dict(), "starred": True}

@@ -2,10 +2,10 @@
 
 from shared.http import HttpRequest, http_endpoint
 from shared.services.message_actions import unstar
-from shared.wiring import messaging, stars
+from shared.wiring import messaging
 
 
 @http_endpoint
 def handler(request: HttpRequest) -> tuple[int, dict]:
-    unstar(messaging(), stars(), request.user_id, request.path_params.get("id"))
-    return 200, {"starred": False}
+    message = unstar(messaging(), request.user_id, request.path_params.get("id"))
+    return 200, {"message": message.to_dict(), "starred": False}

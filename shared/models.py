@@ -54,6 +54,8 @@ class Message:
     reactions: tuple[tuple[str, str], ...] = ()  # (user_id, emoji), by user id
     deleted: bool = False  # deleted for everyone: a tombstone, its content gone
     hidden_for: frozenset[str] = frozenset()  # deleted "for me" by these users (private to each)
+    starred_by: frozenset[str] = frozenset()  # users who starred it (private to each)
+    starred: bool = False  # whether the user it is shown to starred it (as_seen_by), never stored
     version: int = 0  # counts changes after the send (reactions, deletes): names each message_updated
     replied_by: frozenset[int] = frozenset()  # seqs of the replies quoting it (their previews follow a delete)
     # Media messages: what a client needs to render the media (Media.attachment()); text messages: none.
@@ -68,10 +70,12 @@ class Message:
         return not self.deleted and user_id not in self.hidden_for
 
     def as_seen_by(self, user_id: str) -> Message:
-        """The message as this user sees it: one they deleted for themselves is a tombstone to them."""
+        """The message as this user sees it: whether they starred it; one they deleted for themselves is a
+        tombstone to them."""
+        seen = replace(self, starred=user_id in self.starred_by)
         if user_id in self.hidden_for and not self.deleted:
-            return replace(self, content="", reply_to=None, reactions=(), attachments=(), deleted=True)
-        return self
+            return replace(seen, content="", reply_to=None, reactions=(), attachments=(), deleted=True)
+        return seen
 
     def to_dict(self) -> dict:
         shape = {
@@ -87,6 +91,7 @@ class Message:
             "reply_to": self.reply_to.to_dict(self.conversation_id) if self.reply_to else None,
             "reactions": [{"user_id": user, "emoji": emoji} for user, emoji in self.reactions],
             "deleted": self.deleted,
+            "starred": self.starred,
         }
         if self.attachments:
             shape["attachments"] = list(self.attachments)

@@ -185,7 +185,21 @@ _DELETE_GRANTS = dict(
     uses_redis=True,  # the read caches' invalidation
     media_bucket={MEDIA_PREFIX: ("s3:DeleteObject",)},
 )
-_FIND_MESSAGE_TABLES = {"messages": {"GetItem"}, "user_conversations": {"GetItem"}}
+def _star_grants(star_action: str) -> dict:
+    """(Un)starring writes the message's `starred_by` and the StarRecord in one transaction, and tells the
+    caller's devices alone (GetItem of their connections)."""
+    return dict(
+        tables={
+            "messages": {"GetItem", "UpdateItem"},
+            "user_conversations": {"GetItem"},
+            "stars": {star_action},
+            "connections": {"GetItem", "UpdateItem"},
+        },
+        manages_connections=True,
+        uses_redis=True,  # the read caches' invalidation
+    )
+
+
 # Results are read back from the messages and the caller's rows, a page at a time.
 _MESSAGE_PAGE_TABLES = {"messages": {"BatchGetItem"}, "user_conversations": {"BatchGetItem"}}
 
@@ -260,8 +274,8 @@ ROUTES: tuple[Route, ...] = (
     _http("POST", "/messages/{id}/reactions", "add_reaction", **_REACTION_GRANTS),
     _http("DELETE", "/messages/{id}/reactions", "remove_reaction", **_REACTION_GRANTS),
     _http("DELETE", "/messages/{id}", "delete_message", **_DELETE_GRANTS),
-    _http("POST", "/messages/{id}/star", "star_message", tables=_FIND_MESSAGE_TABLES | {"stars": {"PutItem"}}),
-    _http("DELETE", "/messages/{id}/star", "unstar_message", tables=_FIND_MESSAGE_TABLES | {"stars": {"DeleteItem"}}),
+    _http("POST", "/messages/{id}/star", "star_message", **_star_grants("PutItem")),
+    _http("DELETE", "/messages/{id}/star", "unstar_message", **_star_grants("DeleteItem")),
     _http("GET", "/messages/starred", "list_starred", tables=_MESSAGE_PAGE_TABLES | {"stars": {"Query"}}),
     _http("GET", "/messages/search", "search_messages", tables=_MESSAGE_PAGE_TABLES, search_indexes="read", memory_mb=512),
     # Media: upload grants, download links

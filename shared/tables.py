@@ -91,6 +91,7 @@ class MessageRecord(Model):
     reactions = MapAttribute(null=True)  # user id -> emoji
     deleted_at = UnicodeAttribute(null=True)  # set: deleted for everyone, a tombstone
     hidden_for = UnicodeSetAttribute(null=True)  # users who deleted it for themselves
+    starred_by = UnicodeSetAttribute(null=True)  # users who starred it (each one's StarRecord lists it)
     version = NumberAttribute(null=True)  # counts changes after the send
     attachments = JSONAttribute(null=True)  # media messages: the render fields of their media (a list)
 

@@ -170,6 +170,7 @@ COMPONENTS: dict[str, dict] = {
             "reply_to": nullable(ref("ReplyPreview")),
             "reactions": {"type": "array", "items": ref("Reaction"), "description": "one per user, by user id"},
             "deleted": {"type": "boolean", "description": "a tombstone: deleted for everyone, or by the viewer for themselves"},
+            "starred": {"type": "boolean", "description": "the viewer starred it (private: no one else sees it)"},
             "attachments": {
                 "type": "array",
                 "items": ref("Attachment"),
@@ -429,7 +430,7 @@ HTTP_CONTRACTS: dict[str, HttpContract] = {
     ),
     "unstar_message": HttpContract(
         "Unstar a message (harmless if it was not starred)",
-        {200: obj({"starred": {"const": False}})},
+        {200: obj({"message": ref("Message"), "starred": {"const": False}})},
         path_id=_MESSAGE_ID,
         errors=(errors.MessageNotFoundError,),
     ),
@@ -522,7 +523,7 @@ SERVER_EVENTS: tuple[ServerEvent, ...] = (
     ),
     ServerEvent(
         "message_updated",
-        "A message changed after its send (a reaction, a delete): the message as the user sees it now",
+        "A message changed after its send (a reaction, a delete, the user's own star set on another device): the message as the user sees it now",
         envelope("message_updated", obj({"message": ref("Message")}), conversation=True),
     ),
     ServerEvent(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
@@ -20,7 +21,7 @@ from shared.repositories.storage import (
 )
 from shared.repositories.conversations import last_message_record
 from shared.repositories.read_cache import HISTORY_CACHED, PendingInvalidation, ReadCache
-from shared.tables import MessageRecord, ReplyTo, SentMessageRecord, UserConversationRecord
+from shared.tables import MessageRecord, ReplyTo, SentMessageRecord, StarRecord, UserConversationRecord
 
 _CONDITION_FAILED = "ConditionalCheckFailed"
 
@@ -240,6 +241,44 @@ class MessageRepository:
         record = MessageRecord
         return self._change(message, [record.hidden_for.add({user_id})], ~record.hidden_for.contains(user_id))
 
+    def set_star(self, message: Message, user_id: str, starred_at_ms: int | None) -> Message | None:
+        """Stars the message for the user (`starred_at_ms`), or unstars it (None): ONE transaction writes
+        the message's `starred_by` (what every read of the message shows) and the user's StarRecord (what
+        lists their stars), so the two never disagree. Conditional on the message's version, so the message
+        returned is exactly as stored; None when a concurrent change beat it (read it again)."""
+        record = MessageRecord
+        if starred_at_ms is None:
+            action, starred_by = record.starred_by.delete({user_id}), message.starred_by - {user_id}
+        else:
+            action, starred_by = record.starred_by.add({user_id}), message.starred_by | {user_id}
+        unchanged = record.version == message.version
+        if not message.version:
+            unchanged = record.version.does_not_exist() | unchanged
+        star = StarRecord(user_id, message.id, starred_at=starred_at_ms)
+
+        def write():
+            with TransactWrite(connection=transaction_connection()) as tx:
+                tx.update(
+                    MessageRecord(message.conversation_id, message.seq),
+                    actions=[action, record.version.add(1)],
+                    condition=record.seq.exists() & unchanged,
+                )
+                if starred_at_ms is None:
+                    tx.delete(star)
+                else:
+                    tx.save(star)
+
+        with storage_call("star message"):
+            try:
+                retry_transaction(write)
+            except TransactWriteError as error:
+                if _CONDITION_FAILED in cancellation_codes(error):
+                    return None
+                raise
+            finally:
+                self.read_cache.changed(message.conversation_id)
+        return replace(message, starred_by=starred_by, version=message.version + 1)
+
     def link_reply(self, quoted_seq: int, reply: Message) -> Message | None:
         """Records on the quoted message that `reply` quotes it (so a later delete reaches the reply's
         preview); returns the quoted message as it is now, None if it is gone."""
@@ -340,6 +379,7 @@ def _message(record: MessageRecord) -> Message:
         reactions=tuple(sorted(reactions.items())),
         deleted=record.deleted_at is not None,
         hidden_for=frozenset(record.hidden_for or ()),
+        starred_by=frozenset(record.starred_by or ()),
         version=int(record.version or 0),
         replied_by=frozenset(int(seq) for seq in record.replied_by or ()),
         attachments=tuple(record.attachments or ()),

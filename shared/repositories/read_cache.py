@@ -25,8 +25,9 @@ generation after its write. So a fill that started before a write can never put 
 it read DynamoDB after the write, or the write's bump makes its fill a no-op. Keys are single-key
 (ElastiCache Serverless); each key is a hash {gen, data}.
 
-Per-user derived fields (a message's status, hidden-for-me) are not cached in the history: it holds the
-messages as stored, and the history route applies the caller's row (read on every request) to them.
+Per-user derived fields (a message's status, hidden-for-me, starred) are not cached in the history: it holds
+the messages as stored (with who hid or starred each), and the history route applies the caller's row (read
+on every request) and the caller's id to them.
 
 Without Redis (absent, or its breaker open, shared/cache.py) every read goes to DynamoDB. An invalidation
 that cannot reach Redis (down, or skipped while the breaker is open) is kept by the instance and sent before

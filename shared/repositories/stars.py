@@ -1,15 +1,14 @@
-"""Stars: the messages each user starred, private to them, listed newest starred first."""
+"""Stars: the messages each user starred, private to them, listed newest starred first. They are written
+with the message's `starred_by`, in one transaction (MessageRepository.set_star)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pynamodb.exceptions import PutError
-
 from shared.cursors import decode_cursor, encode_cursor
 from shared.errors import BadRequestError
 from shared.models import Page
-from shared.repositories.storage import is_conditional_failure, storage_call
+from shared.repositories.storage import storage_call
 from shared.tables import StarRecord
 
 
@@ -20,21 +19,6 @@ class Star:
 
 
 class StarRepository:
-    def star(self, user_id: str, message_id: str, now_ms: int) -> bool:
-        """Stars the message; starring it again keeps the first time. True when it was not starred."""
-        with storage_call("star message"):
-            try:
-                StarRecord(user_id, message_id, starred_at=now_ms).save(condition=StarRecord.message_id.does_not_exist())
-            except PutError as error:
-                if is_conditional_failure(error):
-                    return False
-                raise
-        return True
-
-    def unstar(self, user_id: str, message_id: str) -> None:
-        with storage_call("unstar message"):
-            StarRecord(user_id, message_id).delete()
-
     def list_newest_first(self, user_id: str, limit: int, cursor: str | None) -> Page:
         """A page of the user's stars; the cursor is the last one's (time, message id)."""
         start_key = None

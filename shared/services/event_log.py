@@ -33,20 +33,24 @@ def on_message_stored(conversations: ConversationRepository, message: Message) -
 
 
 def on_message_changed(conversations: ConversationRepository, old: Message, new: Message) -> None:
-    """A message changed after its send: when its version moved, the rows of those concerned note it
-    (one hiding it concerns only them), and a deleted message's text leaves their last-message preview
-    (also for a row the INSERT record moved after the delete). A redelivery changes nothing twice."""
+    """A message changed after its send: when its version moved, the rows of those concerned note it (a
+    change private to some users — their star, their "delete for me" — concerns only them), and a deleted
+    message's text leaves their last-message preview (also for a row the INSERT record moved after the
+    delete). A redelivery changes nothing twice."""
     if new.version <= old.version:
         return  # not a change users hear of (a reply linked to it)
     participants = conversations.participants(new.conversation_id) or frozenset()
-    newly_hidden = new.hidden_for - old.hidden_for
+    private = {user for user in participants if _private_view(old, user) != _private_view(new, user)}
     unchanged_for_others = (new.deleted, new.reactions, new.reply_to) == (old.deleted, old.reactions, old.reply_to)
-    only_hiding = newly_hidden and unchanged_for_others
-    concerned = sorted(newly_hidden if only_hiding else participants)
+    concerned = sorted(private if private and unchanged_for_others else participants)
     for user in concerned:
         conversations.record_update(user, new.conversation_id, new.seq, new.version)
         if new.deleted or user in new.hidden_for:
             conversations.tombstone_last_message(user, new.conversation_id, new.seq)
+
+
+def _private_view(message: Message, user_id: str) -> tuple[bool, bool]:
+    return user_id in message.hidden_for, user_id in message.starred_by
 
 
 def events_for_change(old: Conversation | None, new: Conversation) -> list[LogEvent]:
@@ -60,8 +64,8 @@ def events_for_change(old: Conversation | None, new: Conversation) -> list[LogEv
       says so already, so it gets no event of its own;
     - the user's own read_seq moved (read on another device): a `receipt` about the user, so their other
       devices clear the badge;
-    - one of its messages changed (a reaction, a delete: `last_update` moved, on_message_changed): a
-      `message_updated`.
+    - one of its messages changed (a reaction, a delete, the user's star: `last_update` moved,
+      on_message_changed): a `message_updated`.
     """
     before = old or Conversation(new.id, new.user_id, new.peer_id, new.created_at, new.last_activity_at)
     events = [

@@ -4,7 +4,8 @@ is found at once after its send) and proves membership with the caller's row, fe
 anyone else gets the same 404 as for an id that never existed.
 
 Each change is pushed at once as `message_updated` (the message as each recipient sees it now) and reaches
-sync through the messages stream (on_message_stored notes it on the rows, append_user_events logs it).
+sync through the messages stream (on_message_stored notes it on the rows, append_user_events logs it). A
+change private to one user (their star, their "delete for me") is told to that user alone.
 """
 
 from __future__ import annotations
@@ -134,15 +135,11 @@ def _apply(deps: MessagingDeps, message: Message, change, users: list[str] | Non
 
 
 def _announce(deps: MessagingDeps, message: Message, users: list[str]) -> None:
-    """Pushes `message_updated` to the users' devices, each with the message as they see it."""
+    """Pushes `message_updated` to the users' devices, each with the message as they see it (their star,
+    their "delete for me")."""
     if deps.pusher is None:
         return
-    by_frame: dict[bool, list[str]] = {}
-    for user in users:
-        by_frame.setdefault(user in message.hidden_for, []).append(user)
-    for hidden, group in by_frame.items():
-        shown = message.as_seen_by(group[0]) if hidden else message
-        push_to_users(deps, group, message_updated_envelope(shown))
+    push_to_users(deps, users, lambda user: message_updated_envelope(message.as_seen_by(user)))
 
 
 def _tombstone_previews(deps: MessagingDeps, message: Message, users: list[str]) -> None:
@@ -159,17 +156,31 @@ def _tombstone_previews(deps: MessagingDeps, message: Message, users: list[str])
 # ---------------------------------------------------------------------------------------------- stars
 
 
-def star(deps: MessagingDeps, stars: StarRepository, user_id: str, message_id: object) -> Message:
+def star(deps: MessagingDeps, user_id: str, message_id: object) -> Message:
+    """Stars the message for the caller alone (starring it again keeps the first time); their other devices
+    hear of it as a `message_updated` with `starred: true`, and so does their sync. No one else does."""
     message, row = find_message(deps, user_id, message_id)
-    if message.deleted:
-        raise BadRequestError("the message was deleted")
-    stars.star(user_id, message.id, now_ms())
-    return row.shown(message)
+
+    def change(current: Message) -> Message | None:
+        if current.deleted:
+            raise BadRequestError("the message was deleted")
+        if user_id in current.starred_by:
+            return current
+        return deps.messages.set_star(current, user_id, now_ms())
+
+    return row.shown(_apply(deps, message, change, [user_id]))
 
 
-def unstar(deps: MessagingDeps, stars: StarRepository, user_id: str, message_id: object) -> None:
-    message, _row = find_message(deps, user_id, message_id, hidden_ok=True)
-    stars.unstar(user_id, message.id)
+def unstar(deps: MessagingDeps, user_id: str, message_id: object) -> Message:
+    """Unstars it (harmless if it was not starred); told to the caller's devices alone, as a star is."""
+    message, row = find_message(deps, user_id, message_id, hidden_ok=True)
+
+    def change(current: Message) -> Message | None:
+        if user_id not in current.starred_by:
+            return current
+        return deps.messages.set_star(current, user_id, None)
+
+    return row.shown(_apply(deps, message, change, [user_id]))
 
 
 def list_starred(

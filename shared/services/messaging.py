@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -193,17 +194,28 @@ def _store(
     raise StorageUnavailableError("too many concurrent sends in this conversation, retry shortly")
 
 
-def push_to_users(deps: MessagingDeps, user_ids, frame: dict, *, skip: str | None = None, alongside=None) -> None:
+def push_to_users(
+    deps: MessagingDeps, user_ids, frame: dict | Callable[[str], dict], *, skip: str | None = None, alongside=None
+) -> None:
     """Pushes one frame to every live connection of the users (one consistent read finds them all), except
-    `skip`; forgets connections that answer 410 or outlived their expiry. A failed push is logged, never
-    fatal: the event is in the user's log, and sync recovers it. `alongside`: an I/O call made at the same
-    time as the posts (fan_out)."""
+    `skip`; forgets connections that answer 410 or outlived their expiry. `frame` may be a function of the
+    user, for a frame each user sees their own way (their star on a message). A failed push is logged,
+    never fatal: the event is in the user's log, and sync recovers it. `alongside`: an I/O call made at the
+    same time as the posts (fan_out)."""
     found = deps.connections.of_users(sorted(user_ids), now_ms() // 1000)
     owner = {c: user for user, conns in found.items() for c in conns.live}
-    targets = [c for c in owner if c != skip]
-    result = fan_out(deps.pusher, targets, encode(frame).encode(), alongside=alongside)
+    frames = {user: frame(user) if callable(frame) else frame for user in found}
+    targets: dict[bytes, list[str]] = {}
+    for connection_id, user in owner.items():
+        if connection_id != skip:
+            targets.setdefault(encode(frames[user]).encode(), []).append(connection_id)
+    groups = list(targets.items()) or [(b"", [])]  # `alongside` runs once, with the first group's posts
+    results = [
+        fan_out(deps.pusher, connection_ids, body, alongside=alongside if index == 0 else None)
+        for index, (body, connection_ids) in enumerate(groups)
+    ]
     gone_by_user: dict[str, list[str]] = {user: list(conns.expired) for user, conns in found.items()}
-    for connection_id in result.gone:
+    for connection_id in (c for result in results for c in result.gone):
         gone_by_user[owner[connection_id]].append(connection_id)
     for user, gone in gone_by_user.items():
         if gone:
@@ -211,8 +223,9 @@ def push_to_users(deps: MessagingDeps, user_ids, frame: dict, *, skip: str | Non
                 deps.connections.forget(user, gone)
             except StorageUnavailableError:
                 logger.warning("could not forget gone connections", extra={"user_id": user})
-    if result.failed:
-        logger.warning("some pushes failed", extra={"failed": result.failed, "event_id": frame.get("id")})
+    if failed := sum(result.failed for result in results):
+        event_id = next(iter(frames.values()), {}).get("id")
+        logger.warning("some pushes failed", extra={"failed": failed, "event_id": event_id})
 
 
 def message_ack(result: SendResult) -> dict:

@@ -137,6 +137,8 @@ def index_user_events(deps: SearchDeps, events: list[MessageEvent]) -> None:
                     entries.append(IndexEntry(message.conversation_id, message.seq, created_ms, message.content))
             else:
                 removals.append((event.conversation_id, event.seq))
+        if not entries and not removals:
+            continue  # e.g. a reaction or a star: nothing to read or write
         try:
             deps.indexes.apply(user_id, entries, removals)
         except Exception as error:

@@ -284,7 +284,8 @@ def _measure(result: Result, backend, counter: CallCounter, pump, repeats: int) 
         ("sync page", "GET /sync: the recipient's first 100 events, rebuilt", sync_page, 200, 0, None),
         ("reaction", "POST /messages/{id}/reactions by the recipient (a new emoji each time): both users' 4 "
          "devices get `message_updated`", react, 200, 4, None),
-        ("star", "POST /messages/{id}/star by the recipient", lambda: on_message(star_message, bob), 200, 0, None),
+        ("star", "POST /messages/{id}/star by the recipient: their 2 devices get `message_updated` (no one "
+         "else)", lambda: on_message(star_message, bob), 200, 2, None),
         ("delete", "DELETE /messages/{id} by its sender, a fresh message each time: both users' 4 devices get "
          "`message_updated`", lambda: on_message(delete_message, alice), 200, 4, warm_up),
     ]

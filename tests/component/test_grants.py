@@ -279,7 +279,9 @@ SCENARIOS: dict[str, Callable] = {
         photo=True,  # deleting it for everyone deletes its media
     ),
     "star_message": lambda backend, streams: _message_actions(backend, streams, lambda a, b, m: star(b, m)),
-    "unstar_message": lambda backend, streams: _message_actions(backend, streams, lambda a, b, m: unstar(b, m)),
+    "unstar_message": lambda backend, streams: _message_actions(
+        backend, streams, lambda a, b, m: (star(b, m), _with_gone_device(backend, b), _cold(), unstar(b, m))
+    ),
     "list_starred": lambda backend, streams: _message_actions(
         backend, streams, lambda a, b, m: (star(b, m), _cold(), starred(b))
     ),

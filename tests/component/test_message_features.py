@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from tests.conftest import DYNAMODB_GRANTS
 from tests.support.calls import (
     connect,
     conversations,
@@ -222,6 +223,71 @@ def test_stars_are_private_newest_starred_first_and_paginated(chat):
     unstar("bob", ids[0])
     assert [e["message"]["id"] for e in starred("bob")[1]["starred"]] == [ids[2], ids[1]]
     assert starred("bob", cursor="garbage")[0] == 400
+
+
+def test_a_star_is_told_to_the_starrers_other_devices_alone_and_reaches_their_sync(chat, streams, management_api):
+    conversation_id, ids = chat
+    for user, device in (("alice", "alice-phone"), ("alice", "alice-laptop"), ("bob", "bob-phone")):
+        connect(user, device)
+    status, body = star("alice", ids[1])
+    assert status == 200 and body["message"]["starred"] is True and body["message"]["id"] == ids[1]
+    assert star("alice", ids[1])[1]["message"]["starred"] is True  # again: no change, nothing pushed
+    status, body = unstar("alice", ids[1])
+    assert status == 200 and body["message"]["starred"] is False
+    star("alice", ids[1])
+    streams.drain()
+
+    for device in ("alice-phone", "alice-laptop"):
+        pushed = updates(management_api, device)
+        assert [(f["data"]["message"]["id"], f["data"]["message"]["starred"]) for f in pushed] == [
+            (ids[1], True), (ids[1], False), (ids[1], True)
+        ]
+        assert len({f["id"] for f in pushed}) == 3
+    assert updates(management_api, "bob-phone") == []  # stars are private
+    synced = [e for e in sync_all("alice")[0] if e["type"] == "message_updated"]
+    assert [e["id"] for e in synced] == [f["id"] for f in updates(management_api, "alice-phone")]
+    assert all(e["data"]["message"]["starred"] for e in synced)  # rebuilt as it is now: starred
+    assert [e for e in sync_all("bob")[0] if e["type"] == "message_updated"] == []
+    assert [e["data"]["message"]["starred"] for e in sync_all("alice")[0] if e["type"] == "new_message"] == [
+        False, True, False
+    ]
+
+
+def test_messages_show_the_callers_own_star_on_every_read_path(chat, streams, management_api):
+    """history (also a page cached for both participants), search, find-by-id answers and later pushes."""
+    conversation_id, ids = chat
+    connect("alice", "alice-phone")
+
+    def starred_in_history(user):
+        return {m["id"]: m["starred"] for m in history(user, conversation_id)[1]["messages"]}
+
+    assert starred_in_history("bob") == dict.fromkeys(ids, False)  # fills the shared cached page
+    star("alice", ids[0])
+    star("bob", ids[2])
+    DYNAMODB_GRANTS.calls.clear()
+    for _ in range(2):  # a miss (the stars invalidated the page), then a hit: each caller's own stars
+        assert starred_in_history("alice") == {ids[0]: True, ids[1]: False, ids[2]: False}
+        assert starred_in_history("bob") == {ids[0]: False, ids[1]: False, ids[2]: True}
+    assert DYNAMODB_GRANTS.calls[("list_messages", "messages", "Query")] == 1
+    streams.drain()
+    assert [r["message"]["starred"] for r in search("alice", "lunch")[1]["results"]] == [True]
+    assert [r["message"]["starred"] for r in search("bob", "lunch")[1]["results"]] == [False]
+    assert react("bob", ids[0], "👍")[1]["message"]["starred"] is False  # bob's view
+    assert react("alice", ids[0], "🎉")[1]["message"]["starred"] is True
+    assert [f["data"]["message"]["starred"] for f in updates(management_api, "alice-phone")][-2:] == [True, True]
+    assert [e["message"]["starred"] for e in starred("alice")[1]["starred"]] == [True]
+    unstar("alice", ids[0])
+    assert starred_in_history("alice")[ids[0]] is False and starred("alice")[1]["starred"] == []
+
+
+def test_a_deleted_message_cannot_be_starred_but_can_be_unstarred(chat):
+    _conversation_id, ids = chat
+    star("bob", ids[0])
+    delete("alice", ids[0])
+    assert star("bob", ids[1])[0] == 200 and star("alice", ids[0])[0] == 400
+    status, body = unstar("bob", ids[0])
+    assert status == 200 and body["message"]["deleted"] and body["message"]["starred"] is False
+    assert [e["message"]["id"] for e in starred("bob")[1]["starred"]] == [ids[1]]
 
 
 # -- unread counts ---------------------------------------------------------------------------------------

@@ -72,6 +72,50 @@ def test_reactions_replies_stars_and_unread_counts_end_to_end(target, users):
     run(scenario)
 
 
+def test_a_star_reaches_the_starrers_other_devices_and_sync_and_no_one_else(target, users):
+    async def scenario(session):
+        alice, bob, conversation_id = await alice_and_bob(session, target, users)
+        alice_phone, alice_laptop, bob_ws = await alice.connect(), await alice.connect(), await bob.connect()
+        message_id = (await bob.send(conversation_id, "the tickets are for Friday", client_message_id="t1"))[1][
+            "message"
+        ]["id"]
+        status, body = await alice.request("POST", f"/messages/{message_id}/star")
+        assert status == 200 and body["message"]["starred"] is True
+        for device in (alice_phone, alice_laptop):
+            frame = await device.next(of_type("message_updated", id=message_id))
+            assert frame["data"]["message"]["starred"] is True and frame["id"].startswith("upd:")
+        star_event_id = frame["id"]
+        # bob hears of a later change (alice's reaction) and never of the star.
+        await alice.request("POST", f"/messages/{message_id}/reactions", json_body={"emoji": "🎟️"})
+        reaction = await bob_ws.next(of_type("message_updated", id=message_id))
+        assert reaction["data"]["message"]["starred"] is False and reaction["id"] != star_event_id
+        assert not [f for _, f in bob_ws.frames if f["type"] == "message_updated"]
+        assert (await alice_phone.next(of_type("message_updated", id=message_id)))["data"]["message"]["starred"]
+
+        async def in_alices_sync():
+            events = (await alice.request("GET", "/sync", params={"limit": "500"}))[1]["events"]
+            return any(e["id"] == star_event_id and e["data"]["message"]["starred"] for e in events)
+
+        assert await eventually(in_alices_sync)
+        bob_events = (await bob.request("GET", "/sync", params={"limit": "500"}))[1]["events"]
+        assert star_event_id not in [e["id"] for e in bob_events]
+        assert not any((e["data"].get("message") or {}).get("starred") for e in bob_events)
+        for user, expected in ((alice, True), (bob, False), (alice, True)):  # the history page is cached for both
+            history = (await user.request("GET", f"/conversations/{conversation_id}/messages"))[1]["messages"]
+            assert history[0]["id"] == message_id and history[0]["starred"] is expected
+
+        status, body = await alice.request("DELETE", f"/messages/{message_id}/star")
+        assert status == 200 and body["message"]["starred"] is False
+        frame = await alice_laptop.next(of_type("message_updated", id=message_id, starred=False))
+        assert frame["id"] != star_event_id
+        history = (await alice.request("GET", f"/conversations/{conversation_id}/messages"))[1]["messages"]
+        assert history[0]["starred"] is False
+        for socket in (alice_phone, alice_laptop, bob_ws):
+            await socket.close()
+
+    run(scenario)
+
+
 def test_search_is_per_user_accent_insensitive_and_follows_deletes(target, users):
     async def scenario(session):
         alice, bob, conversation_id = await alice_and_bob(session, target, users)

@@ -5,7 +5,7 @@ import contextlib
 import pytest
 
 from shared.models import Conversation, Message, ReplyPreview
-from shared.services.event_log import events_for_change
+from shared.services.event_log import events_for_change, on_message_changed
 from shared.services.search import MessageEvent, SearchDeps, index_user_events
 
 pytestmark = pytest.mark.unit
@@ -29,6 +29,42 @@ def test_a_change_of_last_update_is_one_message_updated_event_with_a_stable_id()
     (event,) = events_for_change(row, changed)
     assert (event.event_id, event.type, event.data) == ("upd:dm_c:3:2", "message_updated", {"seq": 3, "version": 2})
     assert events_for_change(changed, changed) == []  # a redelivered record
+
+
+def test_a_star_is_private_to_whoever_set_it():
+    starred = Message(**{**MESSAGE.__dict__, "starred_by": frozenset({"bob"})})
+    assert starred.as_seen_by("bob").to_dict()["starred"] is True
+    assert starred.as_seen_by("alice").to_dict()["starred"] is False
+    assert starred.to_dict()["starred"] is False and "starred_by" not in starred.as_seen_by("bob").to_dict()
+
+
+class FakeRows:
+    def __init__(self):
+        self.updated = []
+
+    def participants(self, conversation_id):
+        return frozenset({"alice", "bob"})
+
+    def record_update(self, user_id, conversation_id, seq, version):
+        self.updated.append(user_id)
+
+    def tombstone_last_message(self, user_id, conversation_id, seq):
+        pass
+
+
+@pytest.mark.parametrize(
+    "change, concerned",
+    [
+        ({"starred_by": frozenset({"bob"})}, ["bob"]),  # a star: bob's event log alone
+        ({"hidden_for": frozenset({"alice"})}, ["alice"]),
+        ({"reactions": ()}, ["alice", "bob"]),
+        ({"reactions": (), "starred_by": frozenset({"bob"})}, ["alice", "bob"]),
+    ],
+)
+def test_a_change_private_to_a_user_reaches_that_users_event_log_alone(change, concerned):
+    rows = FakeRows()
+    on_message_changed(rows, MESSAGE, Message(**{**MESSAGE.__dict__, **change, "version": 1}))
+    assert rows.updated == concerned
 
 
 class FakeIndexes:
