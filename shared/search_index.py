@@ -1,4 +1,4 @@
-"""One user's search index: an SQLite database with an FTS5 table (Python's own sqlite3, no server).
+"""One user's search index: an SQLite database with an FTS5 table (no server).
 
 Each user has one index holding the messages of their own conversations, so a search can only ever find
 the caller's messages. Entries are keyed by (conversation_id, seq); adding one twice or removing one that
@@ -9,13 +9,23 @@ Query text is data, never syntax: the query is split into terms by the same toke
 messages (`unicode61 remove_diacritics 2`: case- and accent-insensitive), and each term becomes a quoted
 prefix query, all of them joined by AND. No input can make FTS5 parse an operator, a column filter or a
 malformed expression.
+
+The SQLite is sqlean.py's when it is installed: a build with FTS5 compiled in, pinned in the dependencies
+layer as a manylinux aarch64 wheel, because whether the SQLite behind Lambda's python3.13 has FTS5 is not
+documented. Without it (a platform it has no wheel for), Python's own sqlite3. Either way this module
+checks FTS5 on import, so a search function without it fails its init with the reason, not a search with a
+500. Only the search functions import this module (the wheel's 8.8 MB library loads nowhere else).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+try:
+    import sqlean as sqlite3  # the same DB-API as the standard library's
+except ImportError:  # pragma: no cover - sqlean.py is a dependency; kept for platforms without its wheel
+    import sqlite3
 
 TOKENIZER = "unicode61 remove_diacritics 2"
 MAX_QUERY_TERMS = 16  # more terms are dropped: they could only narrow a result nobody would read
@@ -52,6 +62,27 @@ class SearchHit:
     conversation_id: str
     seq: int
     position: int  # where it sorts: a later message has a greater position; pages continue below it
+
+
+class SqliteWithoutFts5Error(RuntimeError):
+    """The SQLite this process loaded cannot build the index (no FTS5, or no unicode61 tokenizer)."""
+
+
+def require_fts5(driver=sqlite3) -> None:
+    """Raises SqliteWithoutFts5Error unless the driver's SQLite makes the index's FTS5 table."""
+    db = driver.connect(":memory:")
+    try:
+        db.execute(f"CREATE VIRTUAL TABLE probe USING fts5(text, tokenize='{TOKENIZER}')")
+    except driver.Error as error:
+        raise SqliteWithoutFts5Error(
+            f"search needs SQLite with FTS5 ({TOKENIZER}); {driver.__name__}'s SQLite {driver.sqlite_version} "
+            f"answered: {error}. Install sqlean.py (layers/dependencies/requirements.txt pins it for Lambda)."
+        ) from None
+    finally:
+        db.close()
+
+
+require_fts5()  # at import: the search functions' init fails with the reason
 
 
 def query_terms(query: str) -> list[str]:

@@ -59,6 +59,19 @@ def test_handlers_stay_free_of_storage_clients():
             assert banned not in text, f"{path} has {banned!r}"
 
 
+def test_only_the_search_functions_load_sqlite():
+    """Cold start: the search index's SQLite (sqlean's 8.8 MB library) loads in the routes that search."""
+    import subprocess
+    import sys
+
+    others = [r.handler.rsplit(".", 1)[0] for r in ROUTES if r.search_indexes is None]
+    script = f"import importlib, sys; [importlib.import_module(m) for m in {others!r}]; " + (
+        "print(sorted(m for m in sys.modules if m in ('sqlean', 'sqlite3', 'shared.search_index')))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
+
+
 def test_grants_are_dynamodb_actions_not_access_levels():
     from shared.routes import Route
 

@@ -169,3 +169,31 @@ def test_pages_cover_every_result_once_in_order(messages, page_size):
 def test_string_module_punctuation_alone_finds_nothing(index):
     index.add([entry(1, string.punctuation + " word")])
     assert found(index, string.punctuation) == []
+
+
+def test_the_index_runs_on_sqleans_sqlite_with_its_extensions_off():
+    import shared.search_index as module
+
+    assert module.sqlite3.__name__ == "sqlean"  # the build the layer ships, FTS5 compiled in
+    db = module.sqlite3.connect(":memory:")
+    with pytest.raises(module.sqlite3.OperationalError, match="no such function"):
+        db.execute("SELECT fileio_read('/etc/passwd')")  # sqlean's extensions stay off: SQLite alone
+
+
+def test_a_sqlite_without_fts5_fails_at_import_with_the_reason():
+    import sqlite3
+
+    from shared.search_index import SqliteWithoutFts5Error, require_fts5
+
+    class WithoutFts5:  # what a SQLite built without FTS5 answers
+        __name__, sqlite_version, Error = "sqlite3", "3.7.17", sqlite3.Error
+
+        @staticmethod
+        def connect(path):
+            db = sqlite3.connect(path)
+            return type("Db", (), {"execute": lambda self, sql: db.execute(sql.replace("fts5", "no_such_module")),
+                                   "close": lambda self: db.close()})()
+
+    with pytest.raises(SqliteWithoutFts5Error, match=r"FTS5 .*SQLite 3\.7\.17 answered: no such module.*sqlean\.py"):
+        require_fts5(WithoutFts5)
+    require_fts5(sqlite3)  # this machine's standard library has it (the fallback where sqlean.py has no wheel)
