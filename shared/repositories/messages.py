@@ -159,13 +159,22 @@ class MessageRepository:
             records = list(MessageRecord.batch_get(keys, consistent_read=True))
         return {(r.conversation_id, int(r.seq)): _message(r) for r in records}
 
-    def list_newest_first(self, conversation_id: str, limit: int, cursor: str | None, *, newest_known: int = 0) -> Page:
+    def list_newest_first(
+        self,
+        conversation_id: str,
+        limit: int,
+        cursor: str | None,
+        *,
+        newest_known: int = 0,
+        change_known: tuple[int, int] | None = None,
+    ) -> Page:
         """A page of messages, newest first. The first page comes from msg:conv:{conversation} when cached
-        and holding at least message `newest_known` (the caller's row's last seq: a send whose invalidation
-        was lost is never missing)."""
+        and holding at least message `newest_known` and change `change_known` ((seq, version): the caller's
+        row's last seq and latest change to a message, so a send, reaction, delete or star whose
+        invalidation was lost is never missing once its consumer noted it on the row)."""
         if cursor is None and limit <= HISTORY_CACHED:
             first = self.read_cache.history(conversation_id, lambda: self._newest(conversation_id))
-            if _newest_seq(first) < newest_known:  # an invalidation was lost (Redis was down): drop it, refill
+            if _newest_seq(first) < newest_known or _older_than(first, change_known):  # a lost invalidation
                 self.read_cache.changed(conversation_id)
                 first = self.read_cache.history(conversation_id, lambda: self._newest(conversation_id))
             return _message_page([message_from_image(image) for image in first["messages"]], limit, first["more"])
@@ -334,6 +343,16 @@ class MessageRepository:
 
 def _newest_seq(first: dict) -> int:
     return int(first["messages"][0]["seq"]["N"]) if first["messages"] else 0
+
+
+def _older_than(first: dict, change: tuple[int, int] | None) -> bool:
+    """Whether the cached page holds the changed message at an older version. A page filled after the
+    change holds every change before it too (a fill reads consistently), so the latest one tells."""
+    if change is None:
+        return False
+    seq, version = change
+    image = next((m for m in first["messages"] if int(m["seq"]["N"]) == seq), None)
+    return image is not None and int(image.get("version", {}).get("N", 0)) < version
 
 
 def _message_page(messages: list[Message], limit: int, more_beyond: bool = False) -> Page:

@@ -32,8 +32,10 @@ on every request) and the caller's id to them.
 Without Redis (absent, or its breaker open, shared/cache.py) every read goes to DynamoDB. An invalidation
 that cannot reach Redis (down, or skipped while the breaker is open) is kept by the instance and sent before
 its next use of the caches, so once Redis is back this instance never serves what it wrote past. Another
-instance may, until the lost keys' owner comes back or the TTL ends; the history also checks its newest
-cached seq against the caller's row, so a sent message is never missing from it (README, "Caches").
+instance may, until the lost keys' owner comes back or the TTL ends; the history also checks the cached
+page against the caller's row (its last seq, and the version of the message it names as its latest change),
+so a sent message is never missing from it and a lost change ends once its consumer noted it on the rows
+(README, "Caches").
 """
 
 from __future__ import annotations

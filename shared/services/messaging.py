@@ -249,7 +249,9 @@ def list_messages(
     row = conversations.get_for_user(user_id, conversation_id, consistent=True)
     if row is None:
         raise ConversationNotFoundError(conversation_id)
-    page = messages.list_newest_first(conversation_id, limit, cursor, newest_known=row.last_seq)
+    page = messages.list_newest_first(
+        conversation_id, limit, cursor, newest_known=row.last_seq, change_known=row.last_update
+    )
     # A message the caller deleted for themselves is left out (the page may then be short; the cursor holds).
     shown = [row.shown(m) for m in page.items if user_id not in m.hidden_for]
     return Page(shown, page.next_cursor)

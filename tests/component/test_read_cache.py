@@ -24,6 +24,7 @@ from tests.support.calls import (
     http_mark_read,
     react,
     send,
+    star,
     start,
     unread,
     ws_mark_read,
@@ -173,6 +174,30 @@ def test_a_lost_invalidation_never_hides_a_sent_message(backend, streams, monkey
 
     # The cached page's newest seq is behind alice's row: it is dropped and read again.
     assert _contents("alice", conversation_id)[0] == "three"
+
+
+def test_a_lost_invalidation_of_a_change_ends_once_its_consumer_noted_it_on_the_readers_row(backend, streams, monkeypatch):
+    """Another instance's cached page, left behind by a reaction, a delete and a star whose invalidations
+    never reached Redis: each reader's row names the latest change that concerns them, and a page holding
+    an older version of that message is dropped and read again."""
+    conversation_id = _conversation(backend, streams, ["keep", "the secret"])
+    keep, secret = f"{conversation_id}.1", f"{conversation_id}.2"
+    assert len(history("bob", conversation_id)[1]["messages"]) == 2  # cached
+    with monkeypatch.context() as patched:
+        patched.setattr(type(wiring.read_cache()), "changed", lambda *args, **kwargs: None)
+        assert react("bob", keep, "👍")[0] == 200
+        assert delete("alice", secret)[0] == 200
+        assert star("alice", keep)[0] == 200  # private: noted on alice's row alone
+    streams.drain()  # the consumers note the changes on the rows (within a second or so on AWS)
+
+    for user in ("alice", "bob"):
+        messages = {m["id"]: m for m in history(user, conversation_id)[1]["messages"]}
+        assert messages[keep]["reactions"] == [{"user_id": "bob", "emoji": "👍"}], user
+        assert messages[secret]["deleted"] and "the secret" not in str(messages), user
+        assert messages[keep]["starred"] is (user == "alice")
+    DYNAMODB_GRANTS.calls.clear()
+    history("bob", conversation_id)
+    assert _queries("list_messages", "messages") == 0  # the page filled again is served from Redis
 
 
 def test_with_redis_stopped_mid_run_nothing_is_wrong(own_redis, streams, monkeypatch):  # noqa: F811
