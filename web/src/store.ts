@@ -45,7 +45,6 @@ export class Chat {
   readonly threads = new Map<string, Thread>();
   readonly presence = new Map<string, Presence>();
   readonly typing = new Map<string, number>(); // conversation -> timer clearing the indicator
-  readonly starred = new Set<string>();
   readonly hidden = new Set<string>(); // deleted for me in this tab
   readonly outbox: Outbox;
   connectionState: ConnectionState = "connecting";
@@ -110,7 +109,7 @@ export class Chat {
 
   async start(): Promise<void> {
     for (const entry of this.outbox.entries) this.addPending(entry);
-    await Promise.all([this.loadConversations(), this.loadStarred()]).catch((e) => this.fail(e));
+    await this.loadConversations().catch((e) => this.fail(e));
     this.connection.start();
     this.resendTimer = window.setInterval(() => this.flushOutbox(RESEND_AFTER_MS), 2_000);
   }
@@ -128,11 +127,6 @@ export class Chat {
       cursor = page.next_cursor;
     } while (cursor);
     this.notify();
-  }
-
-  private async loadStarred(): Promise<void> {
-    const { starred } = await this.api.starred();
-    starred.forEach((s) => this.starred.add(s.message.id));
   }
 
   private async loadPresence(): Promise<void> {
@@ -429,6 +423,7 @@ export class Chat {
         : null,
       reactions: [],
       deleted: false,
+      starred: false,
       pending: true,
     });
   }
@@ -517,12 +512,9 @@ export class Chat {
     return this.change(() => this.api.react(message.id, emoji));
   }
 
-  async toggleStar(message: ChatMessage): Promise<void> {
-    const starred = !this.starred.has(message.id);
-    await this.change(() => this.api.star(message.id, starred));
-    if (starred) this.starred.add(message.id);
-    else this.starred.delete(message.id);
-    this.notify();
+  // The server's `starred` (the caller's own) is the truth: the answer, and message_updated on every device.
+  toggleStar(message: ChatMessage): Promise<void> {
+    return this.change(() => this.api.star(message.id, !message.starred));
   }
 
   async remove(message: ChatMessage, forMe: boolean): Promise<void> {

@@ -49,6 +49,7 @@ export interface Message {
   reply_to: QuotedMessage | null;
   reactions: Reaction[];
   deleted: boolean;
+  starred: boolean; // whether you starred it (private to you)
   attachments?: Attachment[];
 }
 

@@ -90,7 +90,7 @@ function MessageItem({ chat, message, onReply }: { chat: Chat; message: ChatMess
   }, [menu]);
   const mine = message.sender_id === chat.me;
   const status = mine && !message.pending ? chat.statusOf(message) : null;
-  const starred = chat.starred.has(message.id);
+  const starred = message.starred;
   const myReaction = message.reactions.find((r) => r.user_id === chat.me)?.emoji ?? null;
   const close = (then: () => void) => () => {
     setMenu(false);
