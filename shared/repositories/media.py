@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.transactions import TransactWrite
 
 from shared.media.model import Media, StoredRendition
 from shared.repositories.storage import is_conditional_failure, storage_call
@@ -40,21 +41,6 @@ class MediaRepository:
         ]
         return self._conditional_update(media.id, actions, MediaRecord.status == "pending", "settle media")
 
-    def attach(self, media_id: str, owner_id: str, conversation_id: str, message_id: str) -> bool:
-        """Binds ready media to a message (idempotent for the same message); False when it is not the
-        owner's ready media or already belongs to another message."""
-        condition = (
-            (MediaRecord.status == "ready")
-            & (MediaRecord.owner_id == owner_id)
-            & (MediaRecord.message_id.does_not_exist() | (MediaRecord.message_id == message_id))
-        )
-        actions = [
-            MediaRecord.conversation_id.set(conversation_id),
-            MediaRecord.message_id.set(message_id),
-            MediaRecord.expires_at.remove(),  # attached media lives as long as its message
-        ]
-        return self._conditional_update(media_id, actions, condition, "attach media")
-
     def mark_deleted(self, media_id: str) -> None:
         with storage_call("delete media"):
             try:
@@ -75,6 +61,23 @@ class MediaRepository:
                     return False
                 raise
         return True
+
+
+def attach_in(tx: TransactWrite, media_id: str, owner_id: str, conversation_id: str, message_id: str) -> None:
+    """Binds ready media to a message, as an item of the transaction that stores the message: the item's
+    condition (the owner's ready media, bound to no other message) is checked atomically with the store,
+    so two sends of one media item cannot both attach it."""
+    condition = (
+        (MediaRecord.status == "ready")
+        & (MediaRecord.owner_id == owner_id)
+        & (MediaRecord.message_id.does_not_exist() | (MediaRecord.message_id == message_id))
+    )
+    actions = [
+        MediaRecord.conversation_id.set(conversation_id),
+        MediaRecord.message_id.set(message_id),
+        MediaRecord.expires_at.remove(),  # attached media lives as long as its message
+    ]
+    tx.update(MediaRecord(media_id), actions=actions, condition=condition)
 
 
 def _record(media: Media, expires_at: datetime | None = None) -> MediaRecord:

@@ -38,6 +38,11 @@ class SeqTakenError(Exception):
     """The guessed seq is already a message: the guess was stale."""
 
 
+class MediaTakenError(Exception):
+    """The message's media is not the sender's ready media free for it: another message holds it (or it
+    was deleted meanwhile)."""
+
+
 # The newest seq a warm function has seen committed, per conversation (bounded): the next send's guess.
 _SEQ_CACHE_SIZE = 10_000
 
@@ -81,8 +86,12 @@ class MessageRepository:
         """ONE transaction: the message at its seq, the claim on (sender, client_message_id), and the sender's
         own conversation row moved to it (read-your-writes: the sender's list moves with the store).
 
+        A media message's transaction also binds its media to it (shared/repositories/media.py attach_in), so
+        media is held by one message at most; a text message's has these three items only.
+
         The row needs no "forward only" condition: message n+1 can only commit once n exists, so rows are
-        written in seq order. Raises DuplicateSendError (the claim is taken) or SeqTakenError (stale seq).
+        written in seq order. Raises DuplicateSendError (the claim is taken), SeqTakenError (stale seq) or
+        MediaTakenError (the media is held by another message).
         Returns the read caches' invalidation (the history, the sender's list) for the caller to run before
         it answers; a failure that may have committed runs it at once.
         """
@@ -108,6 +117,9 @@ class MessageRepository:
             row.read_seq.set(message.seq),
         ]
 
+        if message.media_ids:
+            from shared.repositories.media import attach_in  # media messages only: text sends import less
+
         def write():
             with TransactWrite(connection=transaction_connection()) as tx:
                 tx.save(record, condition=MessageRecord.seq.does_not_exist())
@@ -117,7 +129,10 @@ class MessageRepository:
                     actions=row_actions,
                     condition=row.conversation_id.exists(),
                 )
+                for media_id in message.media_ids:
+                    attach_in(tx, media_id, message.sender_id, message.conversation_id, message.id)
 
+        items = 3 + len(message.media_ids)
         invalidation = self.read_cache.pending(message.conversation_id, [message.sender_id])
         written, stored = True, False  # written: or maybe (a failure that is not a condition's may have committed)
         with storage_call("store message"):
@@ -128,13 +143,16 @@ class MessageRepository:
                 return invalidation
             except TransactWriteError as error:
                 codes = cancellation_codes(error)
-                written = not (len(codes) == 3 and _CONDITION_FAILED in codes[:2])
-                if len(codes) == 3 and codes[1] == _CONDITION_FAILED:
+                expected = len(codes) == items
+                written = not (expected and _CONDITION_FAILED in codes[:2] + codes[3:])
+                if expected and codes[1] == _CONDITION_FAILED:
                     existing = self.find_sent(message.sender_id, message.client_message_id)
                     if existing is None:  # the claim exists but not its message: cannot happen with transactions
                         raise
                     raise DuplicateSendError(existing) from None
-                if len(codes) == 3 and codes[0] == _CONDITION_FAILED:
+                if expected and _CONDITION_FAILED in codes[3:]:  # a retry of the same send is a duplicate (above)
+                    raise MediaTakenError(message.seq) from None
+                if expected and codes[0] == _CONDITION_FAILED:
                     raise SeqTakenError(message.seq) from None
                 raise
             finally:

@@ -176,8 +176,8 @@ def _tell_owner(deps: MediaDeps, media: Media) -> None:
 def attachable_media(deps: MediaDeps | None, sender_id: str, request) -> Media:
     """The sender's own ready media of the message's kind, for a message about to be sent to
     request.conversation_id (a SendMessageRequest). Media already sent in another conversation is refused:
-    a message holds its media, and deleting the message deletes it (the sender's messaging checks that
-    media already sent in this conversation is only attached again by a retry of the same send)."""
+    a message holds its media, and deleting the message deletes it (the send's transaction binds it, and
+    refuses media another message holds: only a retry of the same send attaches it again)."""
     if deps is None:
         raise BadRequestError("media messages are not available here")
     media = deps.media.get(request.media_id)
@@ -192,10 +192,10 @@ def attachable_media(deps: MediaDeps | None, sender_id: str, request) -> Media:
     return media
 
 
-def bind_media(deps: MediaDeps, media: Media, conversation_id: str, message_id: str) -> None:
-    """After the message is stored: the media belongs to it and no longer expires."""
-    if deps.media.attach(media.id, media.owner_id, conversation_id, message_id):
-        deps.store.mark_attached([r.key for r in media.renditions.values()])
+def keep_attached_media(deps: MediaDeps, media: Media) -> None:
+    """After the message is stored (its transaction bound the media to it): the media's objects no longer
+    expire. Idempotent, run again by a retry of the send."""
+    deps.store.mark_attached([r.key for r in media.renditions.values()])
 
 
 @dataclass(frozen=True)
@@ -237,9 +237,9 @@ def download_links(
 def make_media_unreachable(deps: MediaDeps, media_id: str, message_id: str) -> None:
     """For deleting a message for everyone: its media's objects are deleted and its record says `deleted`,
     so no new link is given; links already handed out stop working as the objects go. Only media bound to
-    that message (or not bound yet: the send stored the message and stopped before binding). Idempotent."""
+    that message (the transaction that stored it bound it). Idempotent."""
     media = deps.media.get(media_id)
-    if media is None or media.message_id not in (None, message_id):
+    if media is None or media.message_id != message_id:
         return
     deps.store.delete([r.key for r in media.renditions.values()])
     deps.media.mark_deleted(media_id)

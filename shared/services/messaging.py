@@ -19,7 +19,7 @@ from shared.push import Pusher, fan_out
 from shared.ratelimit import SendLimiter
 from shared.repositories.connections import ConnectionRepository
 from shared.repositories.conversations import ConversationRepository
-from shared.repositories.messages import DuplicateSendError, MessageRepository, SeqTakenError
+from shared.repositories.messages import DuplicateSendError, MediaTakenError, MessageRepository, SeqTakenError
 from shared.services.conversations import require_participant
 from shared.timefmt import iso_from_ms, now_ms
 
@@ -110,9 +110,6 @@ def send_message(
         from shared.services.media import attachable_media
 
         media = attachable_media(deps.media, sender_id, request)
-        if media.message_id is not None and not _is_retry_of(deps.messages, sender_id, request, media.message_id):
-            # A message holds its media: deleting it deletes the media, which must not empty another message.
-            raise ConflictError(f"media {media.id} was already sent in another message")
     created_ms = now_ms()
     message, created, invalidate = _store(deps.messages, sender_id, request, iso_from_ms(created_ms), reply_to, media)
     try:
@@ -120,21 +117,16 @@ def send_message(
         if message.reply_to is not None:
             message = _link_reply(deps.messages, message)
         if media is not None:
-            from shared.services.media import bind_media
+            from shared.services.media import keep_attached_media
 
             # Before the push: a recipient may ask for the download link the moment the message arrives.
-            bind_media(deps.media, media, message.conversation_id, message.id)
+            keep_attached_media(deps.media, media)
         if deps.pusher is not None:
             frame = new_message_envelope(message)
             push_to_users(deps, participants, frame, skip=origin_connection_id, alongside=invalidate)
     finally:
         invalidate()  # a no-op once it went alongside the pushes
     return SendResult(message, created)
-
-
-def _is_retry_of(messages: MessageRepository, sender_id: str, request: SendMessageRequest, message_id: str) -> bool:
-    sent = messages.find_sent(sender_id, request.client_message_id)
-    return sent is not None and sent.id == message_id
 
 
 def _quoted(messages: MessageRepository, request: SendMessageRequest) -> ReplyPreview:
@@ -191,6 +183,9 @@ def _store(
             if not duplicate.existing.same_send_as(message):
                 raise ConflictError("client_message_id was already used for a different message") from None
             return duplicate.existing, False, _nothing_changed
+        except MediaTakenError:
+            # A message holds its media: deleting it deletes the media, which must not empty another message.
+            raise ConflictError(f"media {media.id} was already sent in another message") from None
     raise StorageUnavailableError("too many concurrent sends in this conversation, retry shortly")
 
 

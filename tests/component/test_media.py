@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from PIL import Image
@@ -14,6 +16,7 @@ from functions import start_conversation, ws_connect
 from shared import errors, wiring
 from shared.config import media_bucket
 from shared.media import keys
+from shared.repositories.media import MediaRepository
 from tests.support import media_files
 from tests.support.calls import (
     ack,
@@ -330,3 +333,29 @@ def test_media_already_sent_is_attached_again_only_by_a_retry_of_the_same_send(m
     status, body = _send("alice", conversation_id, "p2", type="image", media_id=media_id)
     # Another message holding it would lose it when the first is deleted.
     assert (status, body["error"]["code"]) == (409, "conflict")
+
+
+def test_two_first_sends_of_one_media_item_at_once_attach_it_to_one_message(media_backend, monkeypatch) -> None:
+    conversation_id = _conversation("alice", "bob")
+    media_id = upload_and_process("alice", "image", media_files.jpeg(media_files.photo(200, 100)), "image/jpeg")
+    # Both sends read the media as free before either stores its message (the race a read-then-write loses).
+    both_read = threading.Barrier(2, timeout=10)
+    read_media = MediaRepository.get
+
+    def get_then_wait(self, wanted_id):
+        media = read_media(self, wanted_id)
+        if wanted_id == media_id:
+            both_read.wait()
+        return media
+
+    monkeypatch.setattr(MediaRepository, "get", get_then_wait)
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(
+            pool.map(lambda client_id: _send("alice", conversation_id, client_id, type="image", media_id=media_id), ["a", "b"])
+        )
+    monkeypatch.setattr(MediaRepository, "get", read_media)
+
+    assert sorted((status, body.get("error", {}).get("code")) for status, body in answers) == [(201, None), (409, "conflict")]
+    (stored,) = [body["message"] for status, body in answers if status == 201]
+    assert [m["id"] for m in history("alice", conversation_id)[1]["messages"]] == [stored["id"]]
+    assert wiring.media().media.get(media_id).message_id == stored["id"]
