@@ -13,7 +13,8 @@ if [ ! -x /usr/bin/chromedriver ] && [ "$(id -u)" = 0 ] && command -v apt-get >/
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
         chromium chromium-driver fonts-noto-color-emoji; } >&2 || echo "could not install chromium" >&2
 fi
-# Search's SQLite as deployed: tests/infra/test_search_sqlite.py runs the layer's aarch64 library under qemu.
+# Search's SQLite as deployed: tests/infra/test_search_sqlite.py runs the layer's aarch64 library under qemu,
+# and an arm64 python3.13 that the test itself fetches from Debian (tests/support/arm64_python.sh).
 if ! command -v qemu-aarch64-static >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "Installing qemu-user-static and gcc-aarch64-linux-gnu for the arm64 SQLite test …" >&2
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \

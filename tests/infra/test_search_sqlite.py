@@ -1,15 +1,20 @@
 """Search's SQLite on Lambda: the dependencies layer, built as for deployment, ships an aarch64 SQLite with
-FTS5 (sqlean.py's wheel), and that very library runs the index's schema and a search.
+FTS5 (sqlean.py's wheel), that very library runs the index's schema and a search, and an aarch64 CPython
+3.13 importing the layer's sqlean passes the index's unit tests.
 
-Running it needs an arm64 machine or qemu: with `qemu-aarch64-static` (or `qemu-aarch64`) and
-`aarch64-linux-gnu-gcc` on PATH (Debian: `apt-get install qemu-user-static gcc-aarch64-linux-gnu`), a small
-C program loads the layer's `_sqlite3…aarch64….so` under qemu and drives SQLite's C API; the Python symbols
-the extension module refers to are satisfied by a generated stub library (nothing calls them: only SQLite
-runs). Without those tools that test is skipped and the static checks still run.
+Running them needs an arm64 machine or qemu: `qemu-aarch64-static` (or `qemu-aarch64`) on PATH, plus
+`aarch64-linux-gnu-gcc` for the first (Debian: `apt-get install qemu-user-static gcc-aarch64-linux-gnu`;
+tests/run.sh does it when run as root). There a small C program loads the layer's `_sqlite3…aarch64….so`
+under qemu and drives SQLite's C API; the Python symbols the extension module refers to are satisfied by a
+generated stub library (nothing calls them: only SQLite runs). The second runs Debian 13's arm64 python3.13
+(tests/support/arm64_python.sh fetches it with apt, about 18 MB, once per machine). Without those tools
+they are skipped, or fail with PARLEY_REQUIRE_ARM64=1 (as CI sets); the static checks always run.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -77,10 +82,16 @@ def _tool(*names: str) -> str | None:
     return next((found for name in names if (found := shutil.which(name))), None)
 
 
+def _missing(reason: str):
+    if os.environ.get("PARLEY_REQUIRE_ARM64") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 def test_the_layers_sqlite_runs_the_index_and_a_search_on_aarch64(layer_sqlite: Path, tmp_path: Path) -> None:
     qemu, gcc = _tool("qemu-aarch64-static", "qemu-aarch64"), _tool("aarch64-linux-gnu-gcc")
     if not (qemu and gcc):
-        pytest.skip("needs qemu-aarch64(-static) and aarch64-linux-gnu-gcc (apt-get install qemu-user-static gcc-aarch64-linux-gnu)")
+        _missing("needs qemu-aarch64(-static) and aarch64-linux-gnu-gcc (apt-get install qemu-user-static gcc-aarch64-linux-gnu)")
     nm = _tool("aarch64-linux-gnu-nm", "nm")
     undefined = subprocess.run([nm, "-D", "--undefined-only", str(layer_sqlite)], capture_output=True, text=True, check=True)
     python_symbols = [line.split()[-1] for line in undefined.stdout.splitlines() if line.split()[-1].lstrip("_").startswith("Py")]
@@ -108,3 +119,42 @@ def test_the_layers_sqlite_runs_the_index_and_a_search_on_aarch64(layer_sqlite: 
     version_and_fts5, *found = result.stdout.splitlines()
     assert version_and_fts5.startswith("3.") and version_and_fts5.endswith("\t1")
     assert found == ["1"]  # case- and accent-insensitive prefixes, every term
+
+
+# Loaded into the aarch64 pytest (its conftest is the x86 suite's, left out): property tests without a per-example
+# deadline (qemu is slow) and with fewer examples; the header says which interpreter and which sqlean ran.
+_ARM64_PLUGIN = """
+import platform, sys
+from hypothesis import settings
+settings.register_profile("arm64", deadline=None, database=None, max_examples=10)
+settings.load_profile("arm64")
+def pytest_report_header(config):
+    import sqlean._sqlite3
+    return f"arm64 check: {platform.machine()} {sys.implementation.name} {sys.version.split()[0]} loaded {sqlean._sqlite3.__file__}"
+"""
+
+
+@pytest.mark.timeout(900)  # the layer, an 18 MB download on a new machine, then ~35 s of CPU under qemu
+def test_an_aarch64_python_313_passes_the_index_unit_tests_with_the_layers_sqlean(layer_sqlite: Path, tmp_path: Path) -> None:
+    qemu = _tool("qemu-aarch64-static", "qemu-aarch64")
+    if not (qemu and shutil.which("apt-get") and shutil.which("dpkg-deb")):
+        _missing("needs qemu-aarch64(-static), apt-get and dpkg-deb (Debian: apt-get install qemu-user-static)")
+    sysroot = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "parley" / "arm64-python3.13"
+    fetch = subprocess.run(
+        ["bash", str(REPO_ROOT / "tests" / "support" / "arm64_python.sh"), str(sysroot), sys.executable],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    if fetch.returncode != 0:
+        _missing(f"could not fetch Debian's arm64 python3.13: {fetch.stderr[-2000:]}")
+    (tmp_path / "parley_arm64.py").write_text(_ARM64_PLUGIN)
+    layer_python = layer_sqlite.parents[1]
+    result = subprocess.run(
+        [qemu, "-L", str(sysroot), str(sysroot / "usr" / "bin" / "python3.13"), "-m", "pytest", "tests/unit/test_search_index.py",
+         "--noconftest", "-p", "no:cacheprovider", "-p", "parley_arm64", "-W", "ignore::pytest.PytestConfigWarning"],
+        cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": f"{layer_python}:{tmp_path}", "PYTHONNOUSERSITE": "1"},
+        capture_output=True, text=True, timeout=840, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert re.search(rf"^arm64 check: aarch64 cpython 3\.13\.\d+ loaded {re.escape(str(layer_sqlite))}$", result.stdout, re.M)
+    summary = result.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"=+ \d+ passed in .*", summary), summary  # all of them: none skipped
