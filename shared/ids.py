@@ -26,8 +26,13 @@ def new_sortable_id(now_ms: int | None = None) -> str:
     return "".join(reversed(chars))
 
 
+# A sortable id's pattern, which shared/contracts/schemas.py quotes (anchored there) for media ids.
+SORTABLE_ID_PATTERN = f"[{_CROCKFORD}]{{26}}"
+_SORTABLE_ID = re.compile(SORTABLE_ID_PATTERN)
+
+
 def is_sortable_id(value: str) -> bool:
-    return len(value) == 26 and all(c in _CROCKFORD for c in value)
+    return _SORTABLE_ID.fullmatch(value) is not None
 
 
 def direct_conversation_id(user_a: str, user_b: str) -> str:

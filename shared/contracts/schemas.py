@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from shared import errors, ids, limits, validation
 from shared.emoji import MAX_EMOJI_CODE_POINTS
 from shared.media import policy
-from shared.models import MESSAGE_TYPES, PREVIEW_LENGTH, STATUSES
+from shared.models import MEDIA_MESSAGE_TYPES, MESSAGE_TYPES, PREVIEW_LENGTH, STATUSES
 from shared.services.presence import OFFLINE, ONLINE
 from shared.services.typing import TYPING_STATES
 
@@ -136,7 +136,7 @@ COMPONENTS: dict[str, dict] = {
         description="what a reply shows of the message it quotes",
     ),
     "Reaction": obj({"user_id": ref("UserId"), "emoji": ref("Emoji")}),
-    "MediaId": {"type": "string", "pattern": "^[0-9A-HJKMNP-TV-Z]{26}$", "description": "an upload grant's media id"},
+    "MediaId": {"type": "string", "pattern": f"^{ids.SORTABLE_ID_PATTERN}$", "description": "an upload grant's media id"},
     "MediaKind": {"enum": list(policy.MEDIA_KINDS)},
     "Rendition": obj(
         {"content_type": {"type": "string"}, "size": _SIZE, "width": {"type": "integer", "minimum": 1},
@@ -282,12 +282,19 @@ _MESSAGE_ID = {**ref("MessageId"), "description": "the message's id"}
 SEND_BODY = {
     "client_message_id": ref("ClientMessageId"),
     "type": {**_MESSAGE_TYPE, "default": MESSAGE_TYPES[0]},
-    "content": {"type": "string", "maxLength": limits.MAX_TEXT_LENGTH,
-                "description": "text: required, not blank; image/audio/file: an optional caption"},  # fmt: skip
+    "content": {"type": "string", "maxLength": limits.MAX_TEXT_LENGTH, "pattern": r"^$|\S",
+                "description": "text: required, not blank; image/audio/file: an optional caption (empty or not blank)"},  # fmt: skip
     "reply_to": {**nullable(ref("MessageId")), "description": "the quoted message, of the same conversation"},
     "media_id": {**ref("MediaId"), "description": "image/audio/file: the sender's own ready upload"},
 }
 _SEND_OPTIONAL = ("type", "content", "reply_to", "media_id")
+# What a send needs besides its client_message_id depends on its type (SendMessageRequest.from_body): a
+# text message (the default type) its content, not blank; an image, voice note or file its upload.
+SEND_NEEDS = {
+    "if": {"properties": {"type": {"enum": list(MEDIA_MESSAGE_TYPES)}}, "required": ["type"]},
+    "then": {"required": ["media_id"]},
+    "else": {"required": ["content"], "properties": {"content": {"minLength": 1}}},
+}
 
 
 def _upload_contract(kind: str, summary: str, extra: Mapping[str, dict], optional: tuple[str, ...]) -> HttpContract:
@@ -346,7 +353,7 @@ HTTP_CONTRACTS: dict[str, HttpContract] = {
         "Send a message: 201 with the stored message, 200 with it again for a retry (same client_message_id)",
         {201: _MESSAGE, 200: _MESSAGE},
         path_id=_CONVERSATION_ID,
-        body=obj(SEND_BODY, optional=_SEND_OPTIONAL),
+        body={**obj(SEND_BODY, optional=_SEND_OPTIONAL), **SEND_NEEDS},
         errors=(errors.ConversationNotFoundError, errors.ConflictError, errors.RateLimitedError),
     ),
     "mark_read": HttpContract(
@@ -603,6 +610,7 @@ class WsAction:
     fields: Mapping[str, dict]
     optional: tuple[str, ...] = ()
     replies: tuple[str, ...] = ("error",)  # the server event types that answer it on the same socket
+    rules: Mapping[str, dict] = field(default_factory=dict)  # JSON Schema keywords beyond the fields (if/then)
 
 
 _REQUEST_ID = {"type": "string", "maxLength": 128, "description": "echoed in an error frame"}
@@ -613,6 +621,7 @@ WS_ACTIONS: dict[str, WsAction] = {
         "Send a message; answered with message_ack (or error)",
         {"conversation_id": ref("ConversationId"), **SEND_BODY},
         optional=_SEND_OPTIONAL,
+        rules=SEND_NEEDS,
         replies=("message_ack", "error"),
     ),
     "ack": WsAction(
@@ -648,4 +657,4 @@ WS_ACTIONS: dict[str, WsAction] = {
 def action_schema(action: str) -> dict:
     spec = WS_ACTIONS[action]
     fields = {"action": {"const": action}, **spec.fields, "request_id": _REQUEST_ID}
-    return obj(fields, optional=(*spec.optional, "request_id"), description=spec.summary)
+    return {**obj(fields, optional=(*spec.optional, "request_id"), description=spec.summary), **spec.rules}

@@ -87,13 +87,26 @@ def _escape(segment: str) -> str:
     return segment.replace("~", "~0").replace("/", "~1")
 
 
+def _operation_path(method: str, path: str, what: str) -> str:
+    matched = next((p for m, pattern, p in _operations() if m == method.upper() and pattern.match(path)), None)
+    if matched is None:
+        raise ContractViolation(f"{what}: no operation of openapi.json has this method and path")
+    return matched
+
+
+def validate_http_request_body(method: str, path: str, body: object) -> None:
+    """A request body the client sends (path as requested), by the route it reaches."""
+    what = f"{method} {path} (request body)"
+    matched = _operation_path(method, path, what)
+    pointer = f"/paths/{_escape(matched)}/{method.lower()}/requestBody/content/application~1json/schema"
+    _check("openapi.json", pointer, body, what)
+
+
 def validate_http_response(method: str, path: str, status: int, body: object) -> None:
     """An HTTP answer of the API (path as requested, e.g. /api/v1/conversations/dm_…/messages), by the
     route it reached and its status; a status the route does not declare is a violation too."""
     what = f"{method} {path} → {status}"
-    matched = next((p for m, pattern, p in _operations() if m == method.upper() and pattern.match(path)), None)
-    if matched is None:
-        raise ContractViolation(f"{what}: no operation of openapi.json has this method and path")
+    matched = _operation_path(method, path, what)
     responses = document("openapi.json")["paths"][matched][method.lower()]["responses"]
     if str(status) not in responses:
         raise ContractViolation(f"{what}: the operation {method} {matched} declares no {status} answer: {body!r}"[:2000])

@@ -24,15 +24,18 @@ from shared.events import (
     sync_envelope,
     typing_envelope,
 )
+from shared.errors import BadRequestError
 from shared.ids import direct_conversation_id
 from shared.media.model import Media, StoredRendition
 from shared.models import Conversation, LastMessagePreview, Message, ReplyPreview
 from shared.routes import HTTP_ROUTES, WEBSOCKET_ROUTES
+from shared.services.messaging import SendMessageRequest
 from shared.ws import error_frame
 from tests.support.contracts import (
     ContractViolation,
     document,
     validate_client_frame,
+    validate_http_request_body,
     validate_http_response,
     validate_server_frame,
 )
@@ -196,6 +199,49 @@ def test_error_answers_keep_to_the_contract():
         if str(error.status) in document("openapi.json")["paths"][route.replace(CONVERSATION, "{id}")][method.lower()]["responses"]:
             validate_http_response(method, route, error.status, error.to_dict())
     validate_http_response("GET", "/api/v1/conversations", 401, {"message": "Unauthorized"})  # API Gateway's
+
+
+UPLOAD = "01JZ8Q5V3M0000000000ABCDEF"  # a media id as an upload grant makes them
+SEND_BODIES = [
+    {"content": "hi"},  # text is the default type
+    {"type": "text", "content": "hi"},
+    {},  # a text message without content
+    {"type": "text", "content": ""},
+    {"type": "text", "content": " \n "},
+    {"type": "image", "media_id": UPLOAD},
+    {"type": "file", "media_id": UPLOAD, "content": "the minutes"},
+    {"type": "image", "media_id": UPLOAD, "content": ""},
+    {"type": "image", "media_id": UPLOAD, "content": "  "},  # a blank caption
+    {"type": "audio", "content": "a voice note without its upload"},
+    {"type": "image", "media_id": "01JZZZZZZZZZZZZZZZZZZZZZZU"},  # U is no Crockford digit
+    {"type": "image", "media_id": UPLOAD.lower()},
+]
+
+
+def _send_accepts(body: dict) -> bool:
+    try:
+        SendMessageRequest.from_body(CONVERSATION, body)
+    except BadRequestError:
+        return False
+    return True
+
+
+def _contract_accepts(validate, *args) -> bool:
+    try:
+        validate(*args)
+    except ContractViolation:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("body", SEND_BODIES, ids=lambda body: json.dumps(body)[:60])
+def test_the_send_contracts_need_what_a_send_needs_for_its_type(body):
+    body = {"client_message_id": "c1", **body}
+    frame = {"action": "sendMessage", "conversation_id": CONVERSATION, **body}
+    path = f"/api/v1/conversations/{CONVERSATION}/messages"
+    accepted = _send_accepts(body)
+    assert _contract_accepts(validate_http_request_body, "POST", path, body) == accepted
+    assert _contract_accepts(validate_client_frame, frame) == accepted
 
 
 def test_the_validators_name_the_frame_and_the_rule():
