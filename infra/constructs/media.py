@@ -13,6 +13,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
 from constructs import Construct
 
+from infra.constructs.buckets import private_bucket
 from infra.constructs.nag import acknowledge
 from shared.media.keys import MEDIA_PREFIX, UPLOADS_PREFIX
 from shared.repositories.media import UNATTACHED_MEDIA_DAYS
@@ -25,13 +26,13 @@ class MediaStorage(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, cors_origins: Sequence[str]) -> None:
         super().__init__(scope, construct_id)
         self._acknowledged: set[str] = set()
-        self.bucket = s3.Bucket(
+        self.bucket = private_bucket(
             self,
             "Bucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            why_no_access_logs="Every object is written by Parley's functions or through a presigned link they issued "
+            "for one key; server access logs would need a second bucket per stack. Enable CloudTrail S3 data events "
+            "if wanted.",
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
             # Users' pictures and files: deleting the stack must not delete them.
             removal_policy=cdk.RemovalPolicy.RETAIN,
             # Browsers post uploads and fetch downloads straight from S3 through presigned links.
@@ -63,12 +64,6 @@ class MediaStorage(Construct):
                     abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
                 ),
             ],
-        )
-        acknowledge(
-            self.bucket,
-            "AwsSolutions-S1",
-            "Every object is written by Parley's functions or through a presigned link they issued for one key; "
-            "server access logs would need a second bucket per stack. Enable CloudTrail S3 data events if wanted.",
         )
 
     def grant(self, function: lambda_.IFunction, route: Route) -> None:

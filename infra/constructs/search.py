@@ -4,28 +4,20 @@ reached only by the functions granted it. Its objects are derived data, rebuilt 
 from __future__ import annotations
 
 import aws_cdk as cdk
-from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.constructs.nag import acknowledge
+from infra.constructs.buckets import private_bucket
 
 
 class SearchIndexBucket(Construct):
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
-        self.bucket = s3.Bucket(
+        self.bucket = private_bucket(
             self,
             "Bucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
+            why_no_access_logs="Only Parley's own functions read and write this derived data; server access logs "
+            "would need a second bucket per stack. Enable CloudTrail S3 data events if wanted.",
             versioned=False,  # every consumer batch rewrites an object: old versions would only cost
             # Retained like the tables: emptying it on `cdk destroy` would need a custom resource.
             removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
-        acknowledge(
-            self.bucket,
-            "AwsSolutions-S1",
-            "Only Parley's own functions read and write this derived data; server access logs would need a "
-            "second bucket per stack. Enable CloudTrail S3 data events if wanted.",
         )

@@ -10,10 +10,10 @@ from pathlib import Path
 import aws_cdk as cdk
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
-from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
+from infra.constructs.buckets import private_bucket
 from infra.constructs.nag import acknowledge, logical_id
 
 WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
@@ -25,12 +25,12 @@ class WebClientHosting(Construct):
         if not (WEB_DIST / "index.html").is_file():
             raise RuntimeError(f"-c web=true deploys {WEB_DIST}, which is not built: run `bash web/build.sh` first")
 
-        self.bucket = s3.Bucket(
+        self.bucket = private_bucket(
             self,
             "Bucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
+            why_no_access_logs="The bucket holds the public build output of web/ only, read by CloudFront through "
+            "origin access control; server access logs would need a second bucket. Enable CloudFront standard logs "
+            "if wanted.",
             # Build output, redeployed from web/ at will: nothing in it is worth keeping.
             removal_policy=cdk.RemovalPolicy.DESTROY,
             auto_delete_objects=True,
@@ -67,12 +67,6 @@ class WebClientHosting(Construct):
         self._acknowledge()
 
     def _acknowledge(self) -> None:
-        acknowledge(
-            self.bucket,
-            "AwsSolutions-S1",
-            "The bucket holds the public build output of web/ only, read by CloudFront through origin access "
-            "control; server access logs would need a second bucket. Enable CloudFront standard logs if wanted.",
-        )
         acknowledge(
             self.distribution,
             "AwsSolutions-CFR1",

@@ -27,6 +27,24 @@ def test_cfn_lint_has_no_errors(variant) -> None:
     assert warnings == [], "\n".join(str(m) for m in warnings)
 
 
+def test_every_bucket_is_private_encrypted_and_tls_only(variant) -> None:
+    # infra/constructs/buckets.py's baseline, for the buckets there are now and any added later.
+    buckets = variant.of_type("AWS::S3::Bucket")
+    assert buckets, "expected the media and search-index buckets"
+    policies = variant.of_type("AWS::S3::BucketPolicy").values()
+    for bucket_id, bucket in buckets.items():
+        properties = bucket["Properties"]
+        assert set(properties["PublicAccessBlockConfiguration"].values()) == {True}, bucket_id
+        (encryption,) = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert encryption["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}, bucket_id
+        statements = [
+            s for p in policies if p["Properties"]["Bucket"] == {"Ref": bucket_id} for s in p["Properties"]["PolicyDocument"]["Statement"]
+        ]  # fmt: skip
+        assert any(
+            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements
+        ), bucket_id
+
+
 def _nag_report(variant) -> dict:
     report = json.loads((variant.outdir / "validation-report.json").read_text())
     (nag,) = [p for p in report["pluginReports"] if p["pluginName"] == "AwsSolutions"]
