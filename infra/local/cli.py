@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -54,8 +55,9 @@ async def _serve(host: str, port: int) -> None:
     def on_signal() -> None:
         if stop.is_set():  # a second Ctrl-C: don't wait for the clean-up
             os._exit(130)
-        print("Stopping…", file=sys.stderr, flush=True)
-        stop.set()
+        stop.set()  # first: whoever read our output may be gone (a killed test run), and printing then fails
+        with contextlib.suppress(OSError):
+            print("Stopping…", file=sys.stderr, flush=True)
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal)

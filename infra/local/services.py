@@ -78,9 +78,9 @@ _PR_SET_PDEATHSIG = 1
 _prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
 
 
-def _die_with_parent() -> None:
-    """Runs in a child (redis-server, moto) before exec: on Linux, SIGTERM it when the thread that started
-    it ends (the process dying, even by SIGKILL), so no child outlives the runtime."""
+def die_with_parent() -> None:
+    """Runs in a child (redis-server, moto; `parley local` under the tests) before exec: on Linux, SIGTERM it
+    when the thread that started it ends (the process dying, even by SIGKILL), so no child outlives its parent."""
     if _prctl is not None:
         _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -150,7 +150,7 @@ def _start_redis_server(port: int, directory: str) -> subprocess.Popen | None:
         stdin=subprocess.DEVNULL,
         stdout=log_file,
         stderr=subprocess.STDOUT,
-        preexec_fn=_die_with_parent,  # noqa: PLW1509 - only a prctl call
+        preexec_fn=die_with_parent,  # noqa: PLW1509 - only a prctl call
     )
     log_file.close()
     client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5, socket_timeout=0.5)
@@ -185,7 +185,7 @@ class MotoServer:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,  # one line: its URL, once it is ready
             stderr=None,  # moto's warnings and tracebacks go where the runtime's go
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only a prctl call
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - only a prctl call
         )
 
     def wait_ready(self, timeout: float = MOTO_START_TIMEOUT_SECONDS) -> str:
@@ -314,7 +314,7 @@ class LocalServices:
 def start_services(env: Environment) -> LocalServices:
     """Starts what isn't given (moto first: it takes longest, Redis starts meanwhile), sets the
     environment handlers read, and creates the tables. Stops what it started if any step fails. Both
-    children are tied to the calling thread (see _die_with_parent)."""
+    children are tied to the calling thread (see die_with_parent)."""
     embedded_aws = not env.get("AWS_ENDPOINT_URL")
     if embedded_aws:
         # Never reach a real account from the embedded setup.

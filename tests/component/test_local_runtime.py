@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -865,6 +866,82 @@ def test_parley_local_starts_serves_and_stops_without_leaving_processes(how):
             time.sleep(0.05)
         assert not [name for pid, name in children.items() if _alive(pid)], rt.output()
         assert not _alive_in_group(rt.pid), rt.output()  # nothing left in its process group
+
+
+def _gone_within(seconds: float, pids) -> list[str]:
+    """The processes of `pids` still alive after waiting up to `seconds` for them to go."""
+    deadline = time.monotonic() + seconds
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    table = _processes()
+    return [table[pid][2] for pid in pids if _alive(pid)]
+
+
+def _local_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in ("AWS_ENDPOINT_URL", "REDIS_URL", "JWT_SECRET")}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_parley_local_whose_output_nobody_reads_any_more_stops_on_a_signal(signum):
+    # What a killed test run leaves: its end of the runtime's output pipe closed. Writing "Stopping…" there
+    # failed, before the signal was noted, so the runtime ignored every SIGTERM and SIGINT.
+    from infra.local.cli import STOP_HINT
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "infra.local.cli", "local", "--port", "0"],
+        env={**_local_env(), "PYTHONUNBUFFERED": "1"}, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, errors="replace", start_new_session=True,
+    )  # fmt: skip
+    try:
+        output = []
+        for line in process.stdout:
+            output.append(line)
+            if STOP_HINT in line:
+                break
+        assert STOP_HINT in output[-1], "".join(output)
+        children = _descendants(process.pid)
+        assert {"infra.local.moto_process", "redis-server"} <= set(children.values()), children
+        process.stdout.close()
+
+        os.kill(process.pid, signum)
+        assert _gone_within(10, [process.pid, *children]) == []
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+_TEST_RUN = """
+import time
+from tests.support.local_runtime import run_local_runtime
+with run_local_runtime() as runtime:
+    print(runtime.pid, flush=True)
+    time.sleep(600)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; prctl")
+def test_parley_local_stops_with_the_test_run_that_started_it_when_that_is_killed():
+    from tests.support.local_runtime import REPO_ROOT
+
+    test_run = subprocess.Popen(
+        [sys.executable, "-c", _TEST_RUN], cwd=REPO_ROOT, env=_local_env(), stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    runtime_pid = int(test_run.stdout.readline())
+    try:
+        children = _descendants(runtime_pid)
+        assert {"infra.local.moto_process", "redis-server"} <= set(children.values()), children
+        runtime = [runtime_pid, *children]
+        test_run.kill()  # no clean-up: the runtime is in a session of its own, so no signal reaches it either
+        test_run.wait()
+        assert _gone_within(10, runtime) == []
+    finally:
+        test_run.kill()
+        test_run.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(runtime_pid, signal.SIGKILL)  # what this test found left (its own session)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""Runs `parley local` as a subprocess (its own process group) for e2e tests and benchmarks."""
+"""Runs `parley local` as a subprocess (its own process group, ended with the process that started it) for
+e2e tests and benchmarks."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra.local.cli import READY_LINE, STOP_HINT
+from infra.local.services import die_with_parent
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_SECONDS = 30
@@ -125,6 +127,8 @@ def run_local_runtime(
         text=True,
         errors="replace",
         start_new_session=True,
+        # A test run that is killed (no `finally`) still stops it: SIGTERM, and it stops its own children.
+        preexec_fn=die_with_parent,  # noqa: PLW1509 - only a prctl call
     )
     output = _Output(process.stdout)
     runtime = None
