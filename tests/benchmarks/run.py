@@ -78,7 +78,31 @@ def run_one(name: str, quick: bool, tiny: bool = False) -> Result:
     return result
 
 
-def report(results: list[Result], env: dict, mode: str, total_seconds: float) -> str:
+_SUMMARY = ["benchmark", "metric", "value", "target", "vs target", "note"]
+
+
+def run_note(env: dict, mode: str) -> str:
+    """When and how a benchmark ran: under its section, so sections kept from earlier runs say theirs."""
+    return f"{env['date']} · commit {env['commit'] or 'unknown'} · {mode} · load average {env['load_average']}"
+
+
+def report(results: list[Result], env: dict, mode: str, total_seconds: float, earlier: str | None = None) -> str:
+    """The Markdown report; given `earlier` (the report it replaces), the benchmarks not run now keep their
+    summary rows and sections from it."""
+    rows = {
+        r.name: markdown_table(_SUMMARY, [[r.name, row.metric, row.value, row.target, row.verdict, row.note] for row in r.rows])
+        .splitlines()[2:]  # the rows without the table's head
+        for r in results
+    }
+    sections = {}
+    for r in results:
+        lines = [f"## {r.name}: {r.title}", f"_{r.seconds:.1f} s · {run_note(env, mode)}_"]
+        for block in r.details:
+            lines += ["", block]
+        sections[r.name] = "\n".join(lines)
+    kept_rows, kept_sections = _report_parts(earlier) if earlier else ({}, {})
+    kept = [name for name in {**kept_rows, **kept_sections} if name not in rows]
+    names = [name for name in BENCHMARKS if name in rows or name in kept] + [n for n in kept if n not in BENCHMARKS]
     lines = [
         f"# Parley benchmarks{f' ({mode})' if mode != 'full' else ''}",
         "",
@@ -90,17 +114,35 @@ def report(results: list[Result], env: dict, mode: str, total_seconds: float) ->
         "Local numbers: `parley local` runs every function in one Python process, with moto as DynamoDB in a "
         "second one and a local redis-server, all sharing this machine's CPUs with the load generator. They show "
         "relative cost and regressions, not what AWS would do (see tests/benchmarks/README.md).",
-        "",
-        markdown_table(
-            ["benchmark", "metric", "value", "target", "vs target", "note"],
-            [[r.name, row.metric, row.value, row.target, row.verdict, row.note] for r in results for row in r.rows],
-        ),
     ]
-    for r in results:
-        lines += ["", f"## {r.name}: {r.title}", f"_{r.seconds:.1f} s_"]
-        for block in r.details:
-            lines += ["", block]
+    if kept:
+        lines += [
+            "",
+            f"This run: {', '.join(rows)}. Kept from earlier runs (`--only`): {', '.join(kept)}; the line under a "
+            "section's title says when it ran (where the runner noted it).",
+        ]
+    lines += ["", markdown_table(_SUMMARY, [])]
+    lines += [row for name in names for row in rows.get(name, kept_rows.get(name, []))]
+    for name in names:
+        section = sections.get(name, kept_sections.get(name))
+        if section:
+            lines += ["", section]
     return "\n".join(lines) + "\n"
+
+
+def _report_parts(text: str) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """An earlier report's summary rows and sections, by benchmark name."""
+    rows: dict[str, list[str]] = {}
+    lines = text.split("\n")
+    start = next((i for i, line in enumerate(lines) if line.startswith("| benchmark |")), len(lines))
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.setdefault(line.split("|")[1].strip(), []).append(line)
+    sections = {}
+    for chunk in ("\n" + text).split("\n## ")[1:]:
+        sections[chunk.split(":", 1)[0].strip()] = ("## " + chunk).rstrip()
+    return rows, sections
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="every step on a tiny load, to check that the harness runs whole (a test does); "
                         "the numbers mean nothing and nothing is written")
     parser.add_argument("--only", action="append", choices=sorted(BENCHMARKS), metavar="NAME",
-                        help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}")
+                        help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}; its figures "
+                        "replace its own in latest.*, the others' stay")
     parser.add_argument("--aws-endpoint-url", metavar="URL",
                         help="back `parley local` with this DynamoDB endpoint (tables are created there)")
     parser.add_argument("--no-write", action="store_true", help=f"don't write {RESULTS_DIR}/latest.*")
@@ -126,27 +169,42 @@ def main(argv: list[str] | None = None) -> int:
     env = environment()
     env["runtime"] = local.OPTIONS.describe()
     mode = "tiny" if args.tiny else "quick" if args.quick else "full"
-    text = report(results, env, mode, total)
+    write = not (args.no_write or args.tiny)
+    # --only: the other benchmarks' figures in latest.* stay as an earlier run left them.
+    merge = bool(args.only) and write
+    latest_md, latest_json = RESULTS_DIR / "latest.md", RESULTS_DIR / "latest.json"
+    earlier = latest_md.read_text() if merge and latest_md.exists() else None
+    text = report(results, env, mode, total, earlier)
     print(text)
-    if not (args.no_write or args.tiny):
+    if write:
         RESULTS_DIR.mkdir(exist_ok=True)
-        (RESULTS_DIR / "latest.md").write_text(text)
-        payload = {
-            "environment": env,
-            "quick": args.quick,
-            "total_seconds": round(total, 1),
-            "benchmarks": {
+        latest_md.write_text(text)
+        benchmarks = _earlier_benchmarks(latest_json) if merge else {}
+        benchmarks.update(
+            {
                 r.name: {"title": r.title, "seconds": round(r.seconds, 1), "failed": r.failed,
-                         "rows": [asdict(row) for row in r.rows], "data": r.data}
+                         "rows": [asdict(row) for row in r.rows], "data": r.data, "details": r.details,
+                         "run": {**env, "mode": mode}}
                 for r in results
-            },
-        }
-        (RESULTS_DIR / "latest.json").write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
-        print(f"[bench] wrote {RESULTS_DIR / 'latest.md'} and latest.json", file=sys.stderr)
+            }
+        )  # fmt: skip
+        payload = {"environment": env, "quick": args.quick, "total_seconds": round(total, 1), "benchmarks": benchmarks}
+        latest_json.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
+        print(f"[bench] wrote {latest_md} and latest.json" + (f" ({', '.join(names)}; the rest kept)" if merge else ""), file=sys.stderr)
     failed = [r.name for r in results if r.failed]
     if failed:
         print(f"[bench] CORRECTNESS FAILURES in: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _earlier_benchmarks(path: Path) -> dict:
+    """latest.json's entries, each with the run it came from (older files kept that once, for all)."""
+    try:
+        earlier = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    run = {**earlier.get("environment", {}), "mode": "quick" if earlier.get("quick") else "full"}
+    return {name: {"run": run, **entry} for name, entry in earlier.get("benchmarks", {}).items()}
 
 
 def _json_default(value):
