@@ -103,3 +103,37 @@ def minimal(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 @pytest.fixture(scope="session", params=["full", "minimal"])
 def variant(request: pytest.FixtureRequest) -> Synth:
     return request.getfixturevalue(request.param)
+
+
+# ---------------------------------------------------------------------------------------------- arm64
+# The artifacts `cdk synth` deploys, built once per session, and the aarch64 interpreter that runs them
+# (tests/support/arm64.py): shared by test_search_sqlite.py and test_arm64_functions.py.
+
+
+@pytest.fixture(scope="session")
+def dependencies_layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The dependencies layer's python/ directory (/opt/python on Lambda), built by layers/build.py."""
+    from tests.support.arm64 import build
+
+    return build("dependencies", tmp_path_factory.mktemp("dependencies-layer"))
+
+
+@pytest.fixture(scope="session")
+def lambda_sys_path(dependencies_layer: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """A deployed function's import path, in Lambda's order: the function package (/var/task), the layers
+    (/opt/python: the shared layer and the dependencies layer), then what the runtime itself ships."""
+    from tests.support.arm64 import build, runtime_packages
+
+    return [
+        build("functions", tmp_path_factory.mktemp("functions-package")),
+        build("shared", tmp_path_factory.mktemp("shared-layer")),
+        dependencies_layer,
+        runtime_packages(tmp_path_factory.mktemp("runtime")),
+    ]
+
+
+@pytest.fixture(scope="session")
+def arm64_python():
+    from tests.support.arm64 import arm64_python
+
+    return arm64_python()

@@ -13,21 +13,16 @@ they are skipped, or fail with PARLEY_REQUIRE_ARM64=1 (as CI sets); the static c
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from shared import search_index
+from tests.support.arm64 import ELF_MACHINE_AARCH64, Arm64Python, elf_machine, missing, tool
 
 pytestmark = pytest.mark.infra
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-ELF_MACHINE_AARCH64 = 183
 
 _RUNNER = r"""
 #include <dlfcn.h>
@@ -56,21 +51,15 @@ int main(int argc, char **argv) {  /* argv[1]: the library; then SQL scripts, ru
 
 
 @pytest.fixture(scope="module")
-def layer_sqlite(tmp_path_factory) -> Path:
+def layer_sqlite(dependencies_layer: Path) -> Path:
     """The SQLite library in the dependencies layer, built by layers/build.py as `cdk synth` builds it."""
-    out = tmp_path_factory.mktemp("layer")
-    build = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "layers" / "build.py"), "dependencies", str(out)],
-        capture_output=True, text=True, timeout=240, check=False,
-    )  # fmt: skip
-    assert build.returncode == 0, build.stderr[-3000:]
-    (library,) = (out / "python" / "sqlean").glob("_sqlite3.cpython-313-aarch64-linux-gnu.so")
+    (library,) = (dependencies_layer / "sqlean").glob("_sqlite3.cpython-313-aarch64-linux-gnu.so")
     return library
 
 
 def test_the_layer_ships_an_aarch64_sqlite_with_fts5_compiled_in(layer_sqlite: Path) -> None:
     data = layer_sqlite.read_bytes()
-    assert data[:4] == b"\x7fELF" and int.from_bytes(data[18:20], "little") == ELF_MACHINE_AARCH64
+    assert elf_machine(layer_sqlite) == ELF_MACHINE_AARCH64
     assert b"ENABLE_FTS5\x00" in data  # the compile option, as `PRAGMA compile_options` lists it
     assert b"fts5: syntax error near" in data and b"unicode61" in data and b"remove_diacritics" in data
     (wheel,) = layer_sqlite.parent.parent.glob("sqlean_py-*.dist-info/WHEEL")
@@ -78,21 +67,11 @@ def test_the_layer_ships_an_aarch64_sqlite_with_fts5_compiled_in(layer_sqlite: P
     assert "cp313-cp313-manylinux_2_28_aarch64" in wheel.read_text()
 
 
-def _tool(*names: str) -> str | None:
-    return next((found for name in names if (found := shutil.which(name))), None)
-
-
-def _missing(reason: str):
-    if os.environ.get("PARLEY_REQUIRE_ARM64") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
 def test_the_layers_sqlite_runs_the_index_and_a_search_on_aarch64(layer_sqlite: Path, tmp_path: Path) -> None:
-    qemu, gcc = _tool("qemu-aarch64-static", "qemu-aarch64"), _tool("aarch64-linux-gnu-gcc")
+    qemu, gcc = tool("qemu-aarch64-static", "qemu-aarch64"), tool("aarch64-linux-gnu-gcc")
     if not (qemu and gcc):
-        _missing("needs qemu-aarch64(-static) and aarch64-linux-gnu-gcc (apt-get install qemu-user-static gcc-aarch64-linux-gnu)")
-    nm = _tool("aarch64-linux-gnu-nm", "nm")
+        missing("needs qemu-aarch64(-static) and aarch64-linux-gnu-gcc (apt-get install qemu-user-static gcc-aarch64-linux-gnu)")
+    nm = tool("aarch64-linux-gnu-nm", "nm")
     undefined = subprocess.run([nm, "-D", "--undefined-only", str(layer_sqlite)], capture_output=True, text=True, check=True)
     python_symbols = [line.split()[-1] for line in undefined.stdout.splitlines() if line.split()[-1].lstrip("_").startswith("Py")]
     (tmp_path / "stub.c").write_text("".join(f"char {name}[64];\n" for name in python_symbols))
@@ -134,25 +113,14 @@ def pytest_report_header(config):
 """
 
 
-@pytest.mark.timeout(900)  # the layer, an 18 MB download on a new machine, then ~35 s of CPU under qemu
-def test_an_aarch64_python_313_passes_the_index_unit_tests_with_the_layers_sqlean(layer_sqlite: Path, tmp_path: Path) -> None:
-    qemu = _tool("qemu-aarch64-static", "qemu-aarch64")
-    if not (qemu and shutil.which("apt-get") and shutil.which("dpkg-deb")):
-        _missing("needs qemu-aarch64(-static), apt-get and dpkg-deb (Debian: apt-get install qemu-user-static)")
-    sysroot = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "parley" / "arm64-python3.13"
-    fetch = subprocess.run(
-        ["bash", str(REPO_ROOT / "tests" / "support" / "arm64_python.sh"), str(sysroot), sys.executable],
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    if fetch.returncode != 0:
-        _missing(f"could not fetch Debian's arm64 python3.13: {fetch.stderr[-2000:]}")
+@pytest.mark.timeout(900)  # an 18 MB download on a new machine, then ~35 s of CPU under qemu
+def test_an_aarch64_python_313_passes_the_index_unit_tests_with_the_layers_sqlean(
+    layer_sqlite: Path, dependencies_layer: Path, arm64_python: Arm64Python, tmp_path: Path
+) -> None:
     (tmp_path / "parley_arm64.py").write_text(_ARM64_PLUGIN)
-    layer_python = layer_sqlite.parents[1]
-    result = subprocess.run(
-        [qemu, "-L", str(sysroot), str(sysroot / "usr" / "bin" / "python3.13"), "-m", "pytest", "tests/unit/test_search_index.py",
-         "--noconftest", "-p", "no:cacheprovider", "-p", "parley_arm64", "-W", "ignore::pytest.PytestConfigWarning"],
-        cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": f"{layer_python}:{tmp_path}", "PYTHONNOUSERSITE": "1"},
-        capture_output=True, text=True, timeout=840, check=False,
+    result = arm64_python.run(
+        "-m", "pytest", "tests/unit/test_search_index.py", "--noconftest", "-p", "no:cacheprovider", "-p", "parley_arm64",
+        "-W", "ignore::pytest.PytestConfigWarning", path=[dependencies_layer, tmp_path], timeout=840,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert re.search(rf"^arm64 check: aarch64 cpython 3\.13\.\d+ loaded {re.escape(str(layer_sqlite))}$", result.stdout, re.M)
