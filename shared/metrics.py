@@ -55,6 +55,8 @@ def count_error(api: str, code: str) -> None:
 
 def flush() -> None:
     """Writes what this invocation counted (nothing when it counted nothing)."""
+    if not _metrics.cache_info().currsize:  # nothing counted yet in this process: Powertools is not even loaded
+        return
     recorder = _metrics()
     if recorder.metric_set:  # Powertools warns about an empty flush
         recorder.flush_metrics()
