@@ -1,5 +1,5 @@
 """Redis, behind a circuit breaker: the one way every Redis use goes (rate limits today; presence, typing and
-caches later). redis-py is imported only by functions that use it.
+caches later). Its client (shared/redis_client.py) is loaded only by functions that use Redis.
 
 Redis is an accelerator, never on the critical path. After a failure the breaker opens and every call
 answers its `default` at once, without touching Redis, for `breaker_seconds`; then one call tries Redis
@@ -73,7 +73,15 @@ class Cache:
 
 
 def redis_client(url: str, timeout_seconds: float):
-    _defer_redis_package_init()
+    """Parley's Redis client (shared/redis_client.py: redis-py's protocol and answers, without its import)."""
+    from shared.redis_client import RedisClient
+
+    return RedisClient(url, timeout_seconds=timeout_seconds)
+
+
+def redis_py_client(url: str, timeout_seconds: float):
+    """redis-py with the settings Parley's client has (it hands redis-py the commands it lacks)."""
+    defer_redis_package_init()
     from redis.backoff import NoBackoff
     from redis.client import Redis
     from redis.exceptions import ConnectionError as RedisConnectionError
@@ -94,7 +102,7 @@ def redis_client(url: str, timeout_seconds: float):
 _package_init_lock = threading.RLock()
 
 
-def _defer_redis_package_init() -> None:
+def defer_redis_package_init() -> None:
     """redis-py's package __init__ also imports its asyncio, cluster and sentinel clients: ~11 ms of every
     cold start that reaches Redis, for code Parley never runs. Unless redis is imported already, the package
     module is made without running its __init__, so `redis.client` & co. load alone; the first lookup of a
