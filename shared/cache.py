@@ -103,9 +103,9 @@ _package_init_lock = threading.RLock()
 
 
 def defer_redis_package_init() -> None:
-    """redis-py's package __init__ also imports its asyncio, cluster and sentinel clients: ~11 ms of every
-    cold start that reaches Redis, for code Parley never runs. Unless redis is imported already, the package
-    module is made without running its __init__, so `redis.client` & co. load alone; the first lookup of a
+    """redis-py's package __init__ imports all of redis-py (its clients, asyncio, cluster, sentinel), where
+    Parley's client needs its exceptions only. Unless redis is imported already, the package module is made
+    without running its __init__, so `redis.exceptions` (or `redis.client`) loads alone; the first lookup of a
     name the package lacks (`import redis; redis.Redis`, `from redis import asyncio`) runs the __init__ then,
     into that same module, so all of redis-py stays reachable, once (tests/unit/test_cache.py)."""
     with _package_init_lock:
