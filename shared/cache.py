@@ -9,20 +9,20 @@ costs one socket timeout per period per process, not one per request.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
 from shared.log import logger
+from shared.package_init import defer_package_init
 
 T = TypeVar("T")
 
 
 class Cache:
     def __init__(self, client, *, breaker_seconds: float, clock: Callable[[], float] = time.monotonic):
+        defer_package_init("redis")  # its exceptions alone
         from redis.exceptions import RedisError
 
         self._client = client
@@ -81,7 +81,7 @@ def redis_client(url: str, timeout_seconds: float):
 
 def redis_py_client(url: str, timeout_seconds: float):
     """redis-py with the settings Parley's client has (it hands redis-py the commands it lacks)."""
-    defer_redis_package_init()
+    defer_package_init("redis")  # redis-py's client alone, not its asyncio, cluster and sentinel ones
     from redis.backoff import NoBackoff
     from redis.client import Redis
     from redis.exceptions import ConnectionError as RedisConnectionError
@@ -97,39 +97,3 @@ def redis_py_client(url: str, timeout_seconds: float):
         retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         decode_responses=True,
     )
-
-
-_package_init_lock = threading.RLock()
-
-
-def defer_redis_package_init() -> None:
-    """redis-py's package __init__ imports all of redis-py (its clients, asyncio, cluster, sentinel), where
-    Parley's client needs its exceptions only. Unless redis is imported already, the package module is made
-    without running its __init__, so `redis.exceptions` (or `redis.client`) loads alone; the first lookup of a
-    name the package lacks (`import redis; redis.Redis`, `from redis import asyncio`) runs the __init__ then,
-    into that same module, so all of redis-py stays reachable, once (tests/unit/test_cache.py)."""
-    with _package_init_lock:
-        if "redis" in sys.modules:
-            return
-        spec = importlib.util.find_spec("redis")
-        package = importlib.util.module_from_spec(spec)
-        state = {"init": "deferred"}
-
-        def __getattr__(name: str):
-            with _package_init_lock:  # other threads wait for the __init__ to finish
-                if state["init"] == "deferred":
-                    state["init"] = "running"  # its own lookups (its submodules) fall through to the import
-                    try:
-                        spec.loader.exec_module(package)
-                    except BaseException:
-                        state["init"] = "deferred"
-                        raise
-                    del package.__getattr__
-                    state["init"] = "done"
-            try:
-                return package.__dict__[name]
-            except KeyError:
-                raise AttributeError(f"module 'redis' has no attribute {name!r}") from None
-
-        package.__getattr__ = __getattr__
-        sys.modules["redis"] = package

@@ -27,9 +27,9 @@ import threading
 import time
 from urllib.parse import unquote, urlsplit
 
-from shared.cache import defer_redis_package_init
+from shared.package_init import defer_package_init
 
-defer_redis_package_init()  # redis-py's exceptions load alone, without its package __init__ (shared/cache.py)
+defer_package_init("redis")  # redis-py's exceptions load alone, without the rest of redis-py
 
 from redis.exceptions import (  # noqa: E402
     AuthenticationError,
