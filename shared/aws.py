@@ -10,6 +10,8 @@ botocore sessions are not safe for concurrent client creation, hence the lock.
 
 from __future__ import annotations
 
+import gzip
+import json
 import os
 import threading
 
@@ -37,13 +39,26 @@ def trimmed_data_path() -> str | None:
         return None
 
 
+class _JsonFileLoader(botocore.loaders.JSONFileLoader):
+    """botocore's, parsing into plain dicts rather than through an OrderedDict hook: ~2.5x faster (~2 ms
+    of a DynamoDB client, ~5 ms of an S3 one). Dicts keep their order too, and botocore's model makes its own
+    ordered maps of what it reads."""
+
+    def load_file(self, file_path):
+        for extension, open_file in ((".json", open), (".json.gz", gzip.open)):
+            if os.path.isfile(file_path + extension):
+                with open_file(file_path + extension, "rb") as file:
+                    return json.loads(file.read().decode("utf-8"))
+        return None
+
+
 class _TrimmedDataLoader(botocore.loaders.Loader):
     """botocore's loader with the trimmed copy in place of botocore's data directory. It stands as the
     built-in data, as it is in the layer: botocore treats endpoints read from elsewhere as a custom endpoint."""
 
     def __init__(self, path: str):
         self.BUILTIN_DATA_PATH = path
-        super().__init__()
+        super().__init__(file_loader=_JsonFileLoader())
 
 
 def _trimmed_services(path: str) -> set[str]:

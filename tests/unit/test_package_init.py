@@ -93,3 +93,21 @@ def test_the_shared_botocore_session_calls_botocores_own_handlers_for_every_oper
                 assert handlers[0] == handlers[1], event
                 checked += bool(handlers[0])
     assert checked > 100
+
+
+def test_the_trimmed_data_loads_as_botocore_would_load_it():
+    """shared/aws.py parses botocore's data into plain dicts (faster): the same data, in the same order."""
+    import botocore.loaders
+
+    from shared.aws import _TrimmedDataLoader, trimmed_data_path
+
+    path = trimmed_data_path()
+    if path is None:
+        pytest.skip("no trimmed botocore data (layers/botocore_data.py) next to this botocore")
+    ours, stock = _TrimmedDataLoader(path), botocore.loaders.Loader(extra_search_paths=[path])
+    files = [str(p.with_suffix("")) for p in Path(path).rglob("*.json")]
+    assert len(files) > 10
+    for name in files:
+        assert json.dumps(ours.file_loader.load_file(name)) == json.dumps(stock.file_loader.load_file(name)), name
+    for service in ("dynamodb", "s3", "apigatewaymanagementapi"):
+        assert ours.load_service_model(service, "service-2") == stock.load_service_model(service, "service-2")
