@@ -25,18 +25,24 @@ import botocore.session
 from shared.config import aws_endpoint_override
 from shared.package_init import defer_package_init, package_init_ran
 
-# Where layers/botocore_data.py leaves botocore's data trimmed to Parley's services, next to the botocore it
-# was made from (locally; the deployed layer's botocore has its own data directory trimmed in place).
+# Where layers/botocore_data.py leaves botocore's data trimmed to Parley's services: next to the botocore it
+# was made from (locally), or in place of botocore's own data (the deployed dependencies layer).
 _TRIMMED_DATA = os.path.join(os.path.dirname(os.path.dirname(botocore.__file__)), "parley_botocore_data")
+_BOTOCORE_DATA = os.path.join(os.path.dirname(botocore.__file__), "data")
 
 
 def trimmed_data_path() -> str | None:
-    """The trimmed copy if it was made from this very botocore: any other version's data may not match it."""
-    try:
-        with open(os.path.join(_TRIMMED_DATA, "BOTOCORE_VERSION")) as file:
-            return _TRIMMED_DATA if file.read().strip() == botocore.__version__ else None
-    except OSError:
-        return None
+    """The trimmed data if it was made from this very botocore (any other version's data may not match it):
+    the copy next to it, else botocore's own data directory if the layer trimmed it in place. Either way the
+    session below reads it the same way, so what is measured locally is what runs on Lambda."""
+    for path in (_TRIMMED_DATA, _BOTOCORE_DATA):
+        try:
+            with open(os.path.join(path, "BOTOCORE_VERSION")) as file:
+                if file.read().strip() == botocore.__version__:
+                    return path
+        except OSError:
+            pass
+    return None
 
 
 class _JsonFileLoader(botocore.loaders.JSONFileLoader):

@@ -127,6 +127,17 @@ def test_a_copy_made_from_another_botocore_version_is_not_used(tmp_path, monkeyp
     assert shared.aws.trimmed_data_path() == str(copy)
 
 
+def test_in_the_layer_botocores_own_data_trimmed_in_place_is_found(tmp_path, monkeypatch):
+    """The dependencies layer has no copy next to botocore: its data directory is the trimmed data (with
+    BOTOCORE_VERSION), and the session treats it as it treats the local copy."""
+    in_place = tmp_path / "data"
+    in_place.mkdir()
+    (in_place / "BOTOCORE_VERSION").write_text(botocore.__version__ + "\n")
+    monkeypatch.setattr(shared.aws, "_TRIMMED_DATA", str(tmp_path / "parley_botocore_data"))
+    monkeypatch.setattr(shared.aws, "_BOTOCORE_DATA", str(in_place))
+    assert shared.aws.trimmed_data_path() == str(in_place)
+
+
 def test_the_layer_replaces_its_botocore_data_with_the_trimmed_copy(tmp_path):
     package = tmp_path / "botocore"
     (package / "data").mkdir(parents=True)
