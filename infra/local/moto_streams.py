@@ -25,6 +25,7 @@ import functools
 import logging
 import threading
 import time
+from collections import deque
 from typing import Any
 
 from infra.local import moto_dynamodb, moto_responses
@@ -41,6 +42,7 @@ TTL_MAX_AGE_SECONDS = 5 * 365 * 24 * 3600
 # As the GetRecords API spells it (Lambda's event spells it "type"/"principalId").
 TTL_IDENTITY = {"Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"}
 _SWEEP_CHUNK = 500  # items checked per hold of the lock, so requests are not stalled by a sweep
+_SWEEP_BUDGET = 2_000  # items checked per table and sweep: a sweep's cost does not grow with the table
 
 _changed = threading.Condition(moto_dynamodb._lock)  # notified whenever a record is added
 _state = threading.local()
@@ -226,8 +228,10 @@ def _sweep_forever(interval: float) -> None:
 
 
 def sweep_expired_items(now: float | None = None) -> int:
-    """Deletes every item whose TTL attribute (epoch seconds) is past, as DynamoDB's TTL does (there:
-    within a few days; here: every sweep). Returns how many it deleted."""
+    """Deletes expired items (TTL attribute in epoch seconds, past), as DynamoDB's TTL does (there: within a
+    few days; here: within a few sweeps). Each sweep checks at most _SWEEP_BUDGET items per table, going on
+    where the last one stopped: a sweep's cost does not grow with the table (checking 10,000 live connection
+    rows took ~10 ms of CPU, every 5 s; 2,000 take ~2 ms). Returns how many it deleted."""
     from moto.dynamodb.models import dynamodb_backends
 
     now = time.time() if now is None else now
@@ -242,19 +246,21 @@ def sweep_expired_items(now: float | None = None) -> int:
 
 
 def _sweep_table(table, attribute: str, now: float) -> int:
-    """Checks and deletes a few hundred items per hold of the lock: a table of 10,000 connection rows once
-    held it for its whole scan, stalling every request meanwhile."""
+    """Checks up to _SWEEP_BUDGET items of the table's current round (the partitions it had when the round
+    began; one added since waits for the next round), a few hundred per hold of the lock: a table of 10,000
+    connection rows once held it for its whole scan, stalling every request meanwhile."""
     with moto_dynamodb._lock:
-        partitions = list(table.items)  # a copy of the keys (C speed): the table may change between holds
-    deleted, position = 0, 0
-    while position < len(partitions):
+        if not getattr(table, "ttl_unchecked", None):
+            table.ttl_unchecked = deque(table.items)  # a copy of the keys (C speed): the table changes meanwhile
+        unchecked = table.ttl_unchecked
+    deleted, checked = 0, 0
+    while unchecked and checked < _SWEEP_BUDGET:
         with moto_dynamodb._lock:
             _state.identity = TTL_IDENTITY
             try:
-                checked = 0
-                while position < len(partitions) and checked < _SWEEP_CHUNK:
-                    partition = table.items.get(partitions[position])
-                    position += 1
+                chunk_end = min(checked + _SWEEP_CHUNK, _SWEEP_BUDGET)
+                while unchecked and checked < chunk_end:
+                    partition = table.items.get(unchecked.popleft())
                     if partition is None:
                         continue
                     items = list(partition.values()) if table.range_key_attr is not None else [partition]

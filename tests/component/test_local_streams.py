@@ -304,6 +304,21 @@ def test_the_ttl_sweep_deletes_every_expired_item_a_chunk_at_a_time(tables, monk
     assert sorted(item["pk"]["S"] for item in left) == ["p1", "p3", "p5"]
 
 
+def test_a_ttl_sweep_checks_a_bounded_number_of_items_and_the_next_one_goes_on(tables, monkeypatch):
+    """A sweep's cost does not grow with the table (10,000 live connection rows were all checked every 5 s):
+    expired items of a large table go within a few sweeps, one added mid-round in the next round."""
+    monkeypatch.setattr(moto_streams, "_SWEEP_BUDGET", 3)
+    client = boto3.client("dynamodb")
+    make_table(client)
+    past = int(time.time()) - 10
+    for partition in range(7):
+        put(client, f"p{partition}", 1, expires_at=past)
+    assert [moto_streams.sweep_expired_items() for _ in range(3)] == [3, 3, 1]
+    put(client, "late", 1, expires_at=past)
+    assert moto_streams.sweep_expired_items() == 1  # a new round: the table as it is now
+    assert client.scan(TableName=TABLE)["Items"] == []
+
+
 def test_a_schedule_runs_its_function_with_eventbridges_scheduled_event(tables):
     events = []
     route = Route("tidy_up", "schedule", "rate(5 minutes)")
