@@ -1,5 +1,5 @@
 """Redis, behind a circuit breaker: the one way every Redis use goes (rate limits today; presence, typing and
-caches later). Its client (shared/redis_client.py) is loaded only by functions that use Redis.
+caches later). redis-py is imported only by functions that use it.
 
 Redis is an accelerator, never on the critical path. After a failure the breaker opens and every call
 answers its `default` at once, without touching Redis, for `breaker_seconds`; then one call tries Redis
@@ -73,14 +73,6 @@ class Cache:
 
 
 def redis_client(url: str, timeout_seconds: float):
-    """Parley's Redis client (shared/redis_client.py: redis-py's protocol and answers, without its import)."""
-    from shared.redis_client import RedisClient
-
-    return RedisClient(url, timeout_seconds=timeout_seconds)
-
-
-def redis_py_client(url: str, timeout_seconds: float):
-    """redis-py with the settings Parley's client has (it hands redis-py the commands it lacks)."""
     defer_package_init("redis")  # redis-py's client alone, not its asyncio, cluster and sentinel ones
     from redis.backoff import NoBackoff
     from redis.client import Redis

@@ -40,6 +40,7 @@ class CallCounter:
         # whose calls go alongside others: what a request waits for before its first push.
         self.redis_waited = 0
         self.before_first_push: dict | None = None  # {"dynamodb": calls, "redis": round trips waited for}
+        self.uncounted: list = []  # Redis clients of the harness itself
 
     def reset(self):
         self.calls.clear()
@@ -67,11 +68,11 @@ class CallCounter:
     @contextlib.contextmanager
     def installed(self):
         import botocore.session
-
-        from shared.redis_client import RedisClient
+        import redis.client
 
         original_create_client = botocore.session.Session.create_client
-        original_run_many = RedisClient.run_many  # one round trip: a command or a pipeline
+        original_execute_command = redis.client.Redis.execute_command
+        original_pipeline_execute = redis.client.Pipeline.execute
         counter = self
 
         def create_client(session, *args, **kwargs):
@@ -82,17 +83,25 @@ class CallCounter:
                 counter.meter.register(client)
             return client
 
-        def run_many(client, *args, **kwargs):  # the harness's own client is redis-py's: not counted
-            counter._redis_round_trip()
-            return original_run_many(client, *args, **kwargs)
+        def execute_command(client, *args, **kwargs):
+            if client not in counter.uncounted:
+                counter._redis_round_trip()
+            return original_execute_command(client, *args, **kwargs)
+
+        def pipeline_execute(pipeline, *args, **kwargs):
+            if pipeline.command_stack:
+                counter._redis_round_trip()
+            return original_pipeline_execute(pipeline, *args, **kwargs)
 
         botocore.session.Session.create_client = create_client
-        RedisClient.run_many = run_many
+        redis.client.Redis.execute_command = execute_command
+        redis.client.Pipeline.execute = pipeline_execute
         try:
             yield self
         finally:
             botocore.session.Session.create_client = original_create_client
-            RedisClient.run_many = original_run_many
+            redis.client.Redis.execute_command = original_execute_command
+            redis.client.Pipeline.execute = original_pipeline_execute
 
 
 class RedisServerStats:
@@ -163,6 +172,7 @@ def _measure(result: Result, backend, counter: CallCounter, pump, repeats: int) 
     from functions import add_reaction, delete_message, star_message, ws_send_message
     from tests.support.events import http_event, parse, ws_event
     redis_stats = RedisServerStats(backend.redis_url)
+    counter.uncounted.append(redis_stats.client)
     recorder = backend.management_api
     alice, bob = "alice", "bob"
 

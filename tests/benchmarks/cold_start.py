@@ -45,7 +45,7 @@ t0, c0 = time.perf_counter(), time.process_time()
 module = importlib.import_module(payload["module"])
 t1, c1 = time.perf_counter(), time.process_time()
 loaded = {"modules": len(sys.modules), "boto3": "boto3" in sys.modules, "botocore": "botocore.client" in sys.modules,
-          "pynamodb": "pynamodb.models" in sys.modules, "redis": "shared.redis_client" in sys.modules,
+          "pynamodb": "pynamodb.models" in sys.modules, "redis": "redis.client" in sys.modules,
           "jwt": "jwt" in sys.modules}
 first = module.handler(payload["events"][0], Context())
 t2, c2 = time.perf_counter(), time.process_time()

@@ -31,7 +31,7 @@ def counting(self, service_name, *args, **kwargs):
 botocore.session.Session.create_client = counting
 payload = json.loads(sys.stdin.read())
 module = importlib.import_module(payload["module"])
-at_init = {"clients": sorted(built), "redis": "shared.redis_client" in sys.modules, "jwt": "jwt" in sys.modules}
+at_init = {"clients": sorted(built), "redis": "redis.client" in sys.modules, "jwt": "jwt" in sys.modules}
 built.clear()
 response = module.handler(payload["event"], None)
 print(json.dumps({"at_init": at_init, "first_request_built": built, "response": response}))

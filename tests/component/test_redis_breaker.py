@@ -6,8 +6,10 @@ import signal
 import time
 
 import pytest
+import redis.client
+import redis.connection
+
 from shared import wiring
-from shared.redis_client import Connection, RedisClient
 from shared.tables import MessageRecord
 from tests.component.test_messaging import send, start
 from tests.support.redis_server import running_redis
@@ -48,13 +50,14 @@ def redis_traffic(monkeypatch):
 
         return run
 
-    # Every command and pipeline is one run_many (one round trip); every write to a socket is one send.
-    monkeypatch.setattr(RedisClient, "run_many", counting(RedisClient.run_many, lambda: traffic.operations.append("run")))
+    for cls, name in ((redis.client.Redis, "execute_command"), (redis.client.Pipeline, "execute")):
+        monkeypatch.setattr(cls, name, counting(getattr(cls, name), lambda n=name: traffic.operations.append(n)))
+    connection = redis.connection.AbstractConnection
 
     def count_write():
         traffic.writes += 1
 
-    monkeypatch.setattr(Connection, "send", counting(Connection.send, count_write))
+    monkeypatch.setattr(connection, "send_packed_command", counting(connection.send_packed_command, count_write))
     return traffic
 
 
