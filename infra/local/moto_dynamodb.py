@@ -42,6 +42,7 @@ def install() -> None:
     DynamoDBBackend.transact_write_items = _transact_write_items
     _query_one_partition()
     _parse_each_update_expression_once()
+    _traverse_with_one_processing_map()
     _parse_each_plain_condition_once()
     _installed = True
 
@@ -52,31 +53,121 @@ _PARSED_EXPRESSIONS_KEPT = 1024
 def _parse_each_update_expression_once() -> None:
     """moto parses an UpdateExpression twice per request (to validate the request, then to apply it),
     ~0.2 ms each, and a program sends the same few expressions over and over. The parsed tree of each is
-    kept (pickled: validation rewrites the tree in place, and unpickling costs a fifth of a parse or a deep
-    copy). Expressions that fail to parse are not kept: they fail the same way each time."""
+    kept, with its pickle. moto reads the tree as it is (find_clauses) and hands it to its validator, which
+    deep-copies it before rewriting the copy in place: here the validator's copy is unpickled instead
+    (unpickling costs a fifth of a parse or a deep copy), and nothing else copies it. Expressions that fail
+    to parse are not kept: they fail the same way each time."""
     import pickle
 
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+    from moto.dynamodb.parsing.validators import Validator
 
     make = UpdateExpressionParser.make.__func__
-    parsed: dict[str, bytes] = {}
+    parsed: dict[str, Any] = {}
 
     def make_from_cache(cls, expression_str):
         tree = parsed.get(expression_str)
         if tree is None:
-            result = make(cls, expression_str)
+            tree = make(cls, expression_str)
             if len(parsed) < _PARSED_EXPRESSIONS_KEPT:
-                parsed[expression_str] = pickle.dumps(result)
-            return result
-        return pickle.loads(tree)
+                pickled = pickle.dumps(tree)
+                tree._parley_pickled = pickled  # after the dump: the copies don't carry it
+                parsed[expression_str] = tree
+        return tree
 
     UpdateExpressionParser.make = classmethod(make_from_cache)
+    validator_init = Validator.__init__
+
+    @functools.wraps(validator_init)
+    def init_from_pickle(self, expression, expression_attribute_names, expression_attribute_values, item, table):
+        pickled = getattr(expression, "_parley_pickled", None)
+        if pickled is None:
+            validator_init(self, expression, expression_attribute_names, expression_attribute_values, item, table)
+            return
+        # moto's __init__, with the tree's copy unpickled rather than deep-copied.
+        self.expression_attribute_names = expression_attribute_names
+        self.expression_attribute_values = expression_attribute_values
+        self.item = item
+        self.table = table
+        self.processors = self.get_ast_processors()
+        self.node_to_validate = pickle.loads(pickled)
+
+    Validator.__init__ = init_from_pickle
+
+
+def _traverse_with_one_processing_map() -> None:
+    """Validating an update runs ten processors over its tree (moto's DepthFirstTraverser). For every node
+    visited each asked the processor for a fresh map of node types to functions, twice, and checked the
+    node against abstract classes (isinstance through ABCMeta): more than half of an UpdateItem's CPU.
+    Here the map is built once per traversal and each (processor, node class) pair is looked up once per
+    process; the walk is moto's, node for node."""
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node, UpdateExpression
+    from moto.dynamodb.parsing.validators import ActionCountValidator
+
+    kinds: dict[tuple[type, type], type | None] = {}  # (processor class, node class) -> the map's key
+    nodes: dict[type, bool] = {}  # class -> is it a Node
+
+    def kind_of(processor_class: type, node_class: type, processing: dict) -> type | None:
+        key = (processor_class, node_class)
+        try:
+            return kinds[key]
+        except KeyError:
+            # The first key that matches, as moto's process() picks it; None: a node it leaves alone.
+            found = None if not issubclass(node_class, Node) else next(
+                (kind for kind in processing if issubclass(node_class, kind)), None
+            )
+            kinds[key] = found
+            return found
+
+    def traverse(self, node):
+        processing = self._processing_map()
+        processor_class = type(self)
+        before_child = self.pre_processing_of_child
+
+        def visit(node, child_id=-1):
+            node_class = type(node)
+            is_node = nodes.get(node_class)
+            if is_node is None:
+                is_node = nodes[node_class] = issubclass(node_class, Node)
+            if is_node:
+                parent_node = node.parent
+                if node.children is not None:
+                    for i, child_node in enumerate(node.children):
+                        before_child(node, i)
+                        visit(child_node, i)
+                kind = kind_of(processor_class, node_class, processing)
+                if kind is not None:
+                    node = processing[kind](node)
+                    node.parent = parent_node
+                    if parent_node:
+                        parent_node.children[child_id] = node
+            return node
+
+        return visit(node)
+
+    DepthFirstTraverser.traverse = traverse
+
+    # The action count check ran on every UpdateExpression node of the tree (one per action: nested), each
+    # collecting the clauses of its whole subtree. The root's subtree holds them all: when the root passes,
+    # every node does; when it doesn't, moto's own walk runs, so the error is the one moto raises.
+    count_each_node = ActionCountValidator.traverse
+
+    def count_at_root(self, node):
+        if isinstance(node, UpdateExpression):
+            try:
+                self.verify_action_counts(node)
+            except Exception:
+                return count_each_node(self, node)
+            return node
+        return count_each_node(self, node)
+
+    ActionCountValidator.traverse = count_at_root
 
 
 def _parse_each_plain_condition_once() -> None:
     """A condition without values (`attribute_not_exists(#0)`: PynamoDB's exists/does_not_exist, most of
-    a transaction's) was parsed twice per item too. Its tree only reads the item it is evaluated on, so it
-    is kept as it is, with the names it was found to use (moto's validation reads them)."""
+    a transaction's and an update's) was parsed twice per item too. Its tree only reads the item it is
+    evaluated on, so it is kept as it is, with the names it was found to use (moto's validation reads them)."""
     from moto.dynamodb.comparisons import ConditionExpressionParser
 
     parse = ConditionExpressionParser.parse
@@ -84,7 +175,9 @@ def _parse_each_plain_condition_once() -> None:
 
     @functools.wraps(parse)
     def parse_from_cache(self):
-        if self.expression_attribute_values:
+        # An UpdateItem hands its update's values to its condition's parser too: a condition that names no
+        # value (no ":") doesn't read them.
+        if self.expression_attribute_values and ":" in (self.condition_expression or ""):
             return parse(self)
         key = (self.condition_expression, tuple(sorted((self.expression_attribute_names or {}).items())))
         found = parsed.get(key)

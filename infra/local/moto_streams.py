@@ -44,7 +44,6 @@ TTL_IDENTITY = {"Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"}
 _SWEEP_CHUNK = 500  # items checked per hold of the lock, so requests are not stalled by a sweep
 _SWEEP_BUDGET = 2_000  # items checked per table and sweep: a sweep's cost does not grow with the table
 
-_changed = threading.Condition(moto_dynamodb._lock)  # notified whenever a record is added
 _state = threading.local()
 _installed = False
 
@@ -83,7 +82,7 @@ def install(ttl_sweep_seconds: float | None = DEFAULT_TTL_SWEEP_SECONDS) -> None
         iterator = self.backend.shard_iterators.get(self._get_param("ShardIterator"))
         if wait > 0 and iterator is not None:
             shard = iterator.stream_shard
-            _changed.wait_for(lambda: shard.next_sequence_number > iterator.sequence_number, timeout=wait)
+            _changed(shard).wait_for(lambda: shard.next_sequence_number > iterator.sequence_number, timeout=wait)
         return get_records(self)
 
     DynamoDBStreamsHandler.call_action = serialized_call_action
@@ -100,23 +99,72 @@ def _next_sequence_number(shard) -> int:
     return shard.starting_sequence_number + getattr(shard, "trimmed", 0) + len(shard.items)
 
 
-def _add(self, old, new) -> None:
-    """StreamShard.add: DynamoDB's record for one change (none for a change that changes nothing)."""
-    from moto.dynamodb.models.table import StreamRecord
+def _changed(shard) -> threading.Condition:
+    """Notified whenever `shard` gets a record: each waiting read wakes for its own shard only, not for
+    every write to any table. Made under the lock, which it shares."""
+    condition = getattr(shard, "_parley_changed", None)
+    if condition is None:
+        condition = shard._parley_changed = threading.Condition(moto_dynamodb._lock)
+    return condition
 
-    if old is not None and new is not None and old.to_json() == new.to_json():
+
+def _add(self, old, new) -> None:
+    """StreamShard.add: DynamoDB's record for one change (none for a change that changes nothing). The
+    record is moto's StreamRecord, built from each image's JSON made once (moto made each twice more)."""
+    from moto.core.utils import utcnow
+    from moto.dynamodb.models.utilities import dynamo_json_dump
+    from moto.moto_api._internal import mock_random
+
+    old_image = old.to_json()["Attributes"] if old is not None else None
+    new_image = new.to_json()["Attributes"] if new is not None else None
+    if old_image is not None and old_image == new_image:
         return
     event_name = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
     view_type = self.table.stream_specification["StreamViewType"]
-    record = StreamRecord(self.table, view_type, event_name, old, new, self.next_sequence_number)
-    record.record["eventVersion"] = "1.1"
-    record.record["awsRegion"] = self.table.region_name
+    changed = old if old is not None else new
+    keys = {self.table.hash_key_attr: changed.hash_key.to_json()}
+    if self.table.range_key_attr is not None:
+        keys[self.table.range_key_attr] = changed.range_key.to_json()
+    dynamodb = {
+        "StreamViewType": view_type,
+        "ApproximateCreationDateTime": utcnow(),
+        "SequenceNumber": str(self.next_sequence_number),
+        "SizeBytes": 1,
+        "Keys": keys,
+    }
+    if view_type in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES") and new_image is not None:
+        dynamodb["NewImage"] = new_image
+    if view_type in ("OLD_IMAGE", "NEW_AND_OLD_IMAGES") and old_image is not None:
+        dynamodb["OldImage"] = old_image
+    dynamodb["SizeBytes"] = len(dynamo_json_dump(dynamodb))  # moto's estimate: the record's JSON
+    record = _StreamRecord(
+        {
+            "eventID": mock_random.uuid4().hex,
+            "eventName": event_name,
+            "eventSource": "aws:dynamodb",
+            "eventVersion": "1.1",
+            "awsRegion": self.table.region_name,
+            "dynamodb": dynamodb,
+        }
+    )
     identity = getattr(_state, "identity", None)
     if identity is not None:
         record.record["userIdentity"] = dict(identity)
     self.items.append(record)
     _trim(self)
-    _changed.notify_all()  # the lock is held: every caller is a request (or the sweeper) under it
+    _changed(self).notify_all()  # the lock is held: every caller is a request (or the sweeper) under it
+
+
+class _StreamRecord:
+    """What moto's StreamRecord holds and gives (its record, as to_json())."""
+
+    __slots__ = ("record",)
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        self.record = record
+
+    def to_json(self) -> dict[str, Any]:
+        return self.record
 
 
 def _get(self, start: int, quantity: int) -> list[dict[str, Any]]:
