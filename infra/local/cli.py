@@ -36,6 +36,7 @@ def _ready_text(runtime, started: float) -> str:
             f"  DynamoDB    {aws}",
             f"  S3          {runtime.s3_url}  (bucket {', '.join(services.buckets)}; presigned links point here)",
             f"  Redis       {redis}",
+            f"  Functions   {_functions_text(runtime)}",
             *([f"  Triggers    {', '.join(runtime.triggers)}"] if runtime.triggers else []),
             "  Tokens      parley token USER",
             f"Started in {time.perf_counter() - started:.1f} s. {STOP_HINT}",
@@ -43,9 +44,16 @@ def _ready_text(runtime, started: float) -> str:
     )
 
 
+def _functions_text(runtime) -> str:
+    workers = len(runtime.function_worker_pids)
+    if not workers:
+        return "in this process (PARLEY_LOCAL_FUNCTION_PROCESSES=0)"
+    return f"in {workers} worker process{'es' if workers > 1 else ''} (PARLEY_LOCAL_FUNCTION_PROCESSES)"
+
+
 async def _serve(host: str, port: int) -> None:
     # Imported here: the environment must be settled before shared.tables is (services.py does that).
-    from infra.local.runtime import LocalRuntime
+    from infra.local.runtime import LocalRuntime, function_processes_from_environment
     from infra.local.web_client import WEB_DIST
 
     started = time.perf_counter()
@@ -62,7 +70,9 @@ async def _serve(host: str, port: int) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal)
 
-    runtime = LocalRuntime(host=host, port=port, web_dist=WEB_DIST)
+    runtime = LocalRuntime(
+        host=host, port=port, web_dist=WEB_DIST, function_processes=function_processes_from_environment()
+    )
     try:
         await runtime.start()
         _freeze_startup_heap()
@@ -95,7 +105,8 @@ def _exit_despite_stuck_handlers(code: int) -> int:
     os._exit(code)
 
 
-def run_local(host: str, port: int) -> int:
+def configure_logging() -> None:
+    """The runtime's log format and level (PARLEY_LOCAL_LOG_LEVEL), for it and its function workers."""
     logging.basicConfig(
         level=os.environ.get("PARLEY_LOCAL_LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)-5s %(name)s  %(message)s",
@@ -104,6 +115,10 @@ def run_local(host: str, port: int) -> int:
     )
     for noisy in ("botocore", "boto3", "pynamodb", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def run_local(host: str, port: int) -> int:
+    configure_logging()
     try:
         asyncio.run(_serve(host, port))
     except OSError as error:

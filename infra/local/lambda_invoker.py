@@ -1,4 +1,6 @@
-"""Runs Lambda handlers in a thread pool, as one warm execution environment per function.
+"""Runs Lambda handlers in a thread pool, as one warm execution environment per function, or in function
+worker processes (infra/local/function_workers.py) when given them: handlers passed in (tests' fakes)
+always run here.
 
 Each invocation gets a fresh JSON copy of its event (a handler can't change what another sees), a
 LambdaContext with the route's memory and timeout, and its result goes through JSON the way the Python
@@ -20,6 +22,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from infra.local.function_workers import EXIT_ERROR, FunctionWorkers, WorkerExited
 from infra.local.lambda_context import LambdaContext, function_name, new_log_stream_name
 from shared.routes import Route
 
@@ -60,9 +63,14 @@ class LambdaInvoker:
         region: str,
         handlers: Mapping[str, Handler] | None = None,
         max_workers: int = 128,
+        workers: FunctionWorkers | None = None,
+        on_import: Callable[[], None] | None = None,
     ) -> None:
         self._region = region
         self._handlers: dict[str, Handler] = dict(handlers or {})
+        self._given = frozenset(self._handlers)
+        self._workers = workers
+        self._on_import = on_import
         self._handlers_lock = threading.Lock()
         self._log_streams: dict[str, str] = {}
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lambda")
@@ -77,8 +85,10 @@ class LambdaInvoker:
             log_stream_name=self._log_stream(route),
             deadline_epoch_ms=deadline_ms,
         )
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._pool, self._run, route, payload, context)
+        if self._workers is not None and route.name not in self._given:
+            future = self._in_worker(route, event, payload, context)
+        else:
+            future = asyncio.get_running_loop().run_in_executor(self._pool, self.run, route, payload, context)
         try:
             return await asyncio.wait_for(future, timeout=route.timeout_seconds)
         except TimeoutError:
@@ -90,13 +100,25 @@ class LambdaInvoker:
             )
             raise FunctionTimeout(route) from None
 
+    async def _in_worker(self, route: Route, event: dict, payload: str, context: LambdaContext) -> Any:
+        try:
+            ok, value = await self._workers.invoke(route, event, payload, context)
+        except WorkerExited:
+            log.error("%s RequestId: %s Error: Runtime exited (its worker process died)", context.function_name,
+                      context.aws_request_id)
+            raise FunctionError(route, EXIT_ERROR, "Runtime exited without providing a reason") from None
+        if not ok:
+            raise FunctionError(route, *value)
+        return value
+
     def _log_stream(self, route: Route) -> str:
         stream = self._log_streams.get(route.name)
         if stream is None:
             stream = self._log_streams.setdefault(route.name, new_log_stream_name())
         return stream
 
-    def _run(self, route: Route, payload: str, context: LambdaContext) -> Any:
+    def run(self, route: Route, payload: str, context: LambdaContext) -> Any:
+        """One invocation, blocking: the handler's result through JSON, or FunctionError."""
         started = time.perf_counter()
         try:
             handler = self._handler(route)
@@ -136,6 +158,8 @@ class LambdaInvoker:
                         route, "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}"
                     ) from exc
                 self._handlers[route.name] = handler
+                if self._on_import is not None:
+                    self._on_import()
             return handler
 
     def shutdown(self) -> None:

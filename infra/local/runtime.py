@@ -1,6 +1,7 @@
 """`parley local` in one object: the HTTP, WebSocket and management APIs on one aiohttp server, the
-Lambda handlers in a thread pool, the triggers (stream consumers, schedules: infra/local/triggers.py),
-and (optionally) the backing services with the environment they need.
+Lambda handlers in a thread pool or in function worker processes (infra/local/function_workers.py), the
+triggers (stream consumers, schedules: infra/local/triggers.py), and (optionally) the backing services with
+the environment they need.
 
 In-process use (tests): ``async with LocalRuntime(routes=..., handlers=..., start_services=False) as rt``.
 With ``start_services=True`` the runtime changes os.environ (restored on stop) and must be started before
@@ -23,6 +24,7 @@ from aiohttp import web
 
 from infra.local.connections import ConnectionRegistry
 from infra.local.front_door import GatewayAppRunner, drop_server_header
+from infra.local.function_workers import FunctionWorkers
 from infra.local.http_api import MAX_PAYLOAD_BYTES, CorsPolicy, HttpApi
 from infra.local.iam import DynamoDbGrants
 from infra.local.lambda_invoker import Handler, LambdaInvoker
@@ -46,6 +48,8 @@ from shared.routes import HTTP_PREFIX, ROUTES, Route
 
 log = logging.getLogger("local")
 
+FUNCTION_PROCESSES_ENV = "PARLEY_LOCAL_FUNCTION_PROCESSES"
+MAX_DEFAULT_FUNCTION_PROCESSES = 4  # each imports the functions it runs: ~100 MB apiece
 IDLE_TIMEOUT_ENV = "PARLEY_LOCAL_WS_IDLE_TIMEOUT_SECONDS"
 MAX_CONNECTION_ENV = "PARLEY_LOCAL_WS_MAX_CONNECTION_SECONDS"
 WS_PATH = "/ws"
@@ -72,6 +76,22 @@ def websocket_limits_from_environment(environ: Mapping[str, str] | None = None) 
         idle_timeout_seconds=seconds(IDLE_TIMEOUT_ENV, limits.WS_IDLE_TIMEOUT_SECONDS),
         max_connection_seconds=seconds(MAX_CONNECTION_ENV, limits.WS_MAX_CONNECTION_SECONDS),
     )
+
+
+def function_processes_from_environment(environ: Mapping[str, str] | None = None) -> int:
+    """How many function worker processes `parley local` starts: one per core (at most
+    MAX_DEFAULT_FUNCTION_PROCESSES) unless PARLEY_LOCAL_FUNCTION_PROCESSES says (0: run every handler in the
+    runtime's own process)."""
+    raw = (os.environ if environ is None else environ).get(FUNCTION_PROCESSES_ENV)
+    if not raw:
+        return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_FUNCTION_PROCESSES))
+    try:
+        count = int(raw)
+    except ValueError:
+        raise ValueError(f"{FUNCTION_PROCESSES_ENV} must be a whole number, got {raw!r}") from None
+    if count < 0:
+        raise ValueError(f"{FUNCTION_PROCESSES_ENV} must not be negative")
+    return count
 
 
 def _authorizer(routes: Sequence[Route], api: str) -> Route | None:
@@ -117,6 +137,7 @@ class LocalRuntime:
         table_names: Mapping[str, str] | None = None,  # logical -> physical; default: shared.config's
         triggers: TriggerSettings | None = None,
         web_dist: Path | None = None,  # the built web client, served at / (with the local sign-in)
+        function_processes: int = 0,  # worker processes for the handlers not given in `handlers`; 0: threads here
     ) -> None:
         self._routes = tuple(routes)
         self._handlers = handlers
@@ -129,6 +150,8 @@ class LocalRuntime:
         self._table_names = table_names
         self._trigger_settings = triggers
         self._web_dist = web_dist
+        self._function_processes = function_processes
+        self._workers: FunctionWorkers | None = None
         self._triggers: Triggers | None = None
         self._env = Environment()
         self._listener: _Listener | None = None
@@ -161,6 +184,11 @@ class LocalRuntime:
     @property
     def ws_url(self) -> str:
         return f"ws{self.base_url.removeprefix('http')}{WS_PATH}"
+
+    @property
+    def function_worker_pids(self) -> list[int]:
+        """The function worker processes running now (none when the handlers run in this process)."""
+        return [] if self._workers is None else self._workers.pids
 
     @property
     def triggers(self) -> list[str]:
@@ -215,7 +243,13 @@ class LocalRuntime:
                 self._redis_watch = asyncio.create_task(self._keep_redis_running(self.services))
         region = self._env.get("AWS_REGION") or self._env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
 
-        self._invoker = LambdaInvoker(region=region, handlers=self._handlers, max_workers=self._max_workers)
+        if self._function_processes:
+            # After the environment is complete (WS_MANAGEMENT_URL, the services'): the workers inherit it.
+            self._workers = FunctionWorkers(self._function_processes)
+            await self._workers.start()
+        self._invoker = LambdaInvoker(
+            region=region, handlers=self._handlers, max_workers=self._max_workers, workers=self._workers
+        )
         registry = ConnectionRegistry()
         http_api = HttpApi(
             [r for r in self._routes if r.api == "http"],
@@ -312,6 +346,9 @@ class LocalRuntime:
             if self._invoker is not None:
                 self._invoker.shutdown()
                 self._invoker = None
+            if self._workers is not None:
+                await self._workers.stop()
+                self._workers = None
         finally:
             if self.services is not None:
                 self.services.stop()

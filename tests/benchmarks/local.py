@@ -169,25 +169,33 @@ async def close_pairs(pairs: list[Pair]) -> None:
 
 
 class ProcessCpu:
-    """CPU seconds used by a process (Linux /proc), to show how busy the runtime was."""
+    """CPU seconds used by a process, or by several together (Linux /proc), to show how busy the runtime was."""
 
-    def __init__(self, pid: int):
-        self.pid = pid
+    def __init__(self, *pids: int):
+        self.pids = pids
         self._ticks = os.sysconf("SC_CLK_TCK")
 
+    @property
+    def pid(self) -> int:
+        return self.pids[0]
+
     def seconds(self) -> float | None:
-        try:
-            with open(f"/proc/{self.pid}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        return (int(fields[11]) + int(fields[12])) / self._ticks  # utime + stime
+        total = 0
+        for pid in self.pids:
+            try:
+                with open(f"/proc/{pid}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                return None
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+        return total / self._ticks
 
 
 def runtime_processes(runtime) -> dict[str, ProcessCpu]:
-    """`parley local`'s process and the children it started (moto, redis-server), by role; Linux only
-    (empty elsewhere)."""
-    found = {"`parley local` process (functions, APIs)": ProcessCpu(runtime.pid)}
+    """`parley local`'s process and the children it started (its function workers together, moto,
+    redis-server), by role; Linux only (empty elsewhere)."""
+    found = {"`parley local` process (APIs, triggers)": ProcessCpu(runtime.pid)}
+    workers = []
     try:
         entries = [entry for entry in os.listdir("/proc") if entry.isdigit()]
     except OSError:
@@ -202,10 +210,14 @@ def runtime_processes(runtime) -> dict[str, ProcessCpu]:
                 argv = cmdline.read().decode(errors="replace").split("\0")
         except (OSError, ValueError, IndexError):
             continue
-        if "infra.local.moto_process" in argv:
+        if "infra.local.function_workers" in argv:
+            workers.append(int(entry))
+        elif "infra.local.moto_process" in argv:
             found["its moto process (DynamoDB)"] = ProcessCpu(int(entry))
         elif argv and os.path.basename(argv[0]).startswith("redis-server"):
             found["its redis-server"] = ProcessCpu(int(entry))
+    if workers:
+        found[f"its {len(workers)} function worker processes (handlers)"] = ProcessCpu(*sorted(workers))
     return found
 
 

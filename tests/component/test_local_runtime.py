@@ -825,13 +825,18 @@ def _alive_in_group(group: int) -> list[str]:
     ids=["SIGTERM", "SIGINT", "Ctrl-C to the process group", "SIGKILL"],
 )
 def test_parley_local_starts_serves_and_stops_without_leaving_processes(how):
+    from infra.local.runtime import function_processes_from_environment
     from tests.support.local_runtime import run_local_runtime
 
     env = {k: v for k, v in os.environ.items() if k not in ("AWS_ENDPOINT_URL", "REDIS_URL", "JWT_SECRET")}
     with run_local_runtime(env=env) as rt:  # startup time is a benchmark figure, not asserted here
         assert rt.http_url.endswith("/api/v1") and rt.ws_url.endswith("/ws")
         children = _descendants(rt.pid)
-        assert sorted(children.values()) == ["infra.local.moto_process", "redis-server"], children
+        workers = function_processes_from_environment(env)  # one per core, at most 4
+        assert workers >= 1
+        assert sorted(children.values()) == (
+            ["infra.local.function_workers"] * workers + ["infra.local.moto_process", "redis-server"]
+        ), children
 
         token = subprocess.run(
             [sys.executable, "-m", "infra.local.cli", "token", "alice", "--ttl", "600"],
