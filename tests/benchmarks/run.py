@@ -111,8 +111,9 @@ def report(results: list[Result], env: dict, mode: str, total_seconds: float, ea
         "",
         f"Through: {env['runtime']}.",
         "",
-        "Local numbers: `parley local` runs every function in one Python process, with moto as DynamoDB in a "
-        "second one and a local redis-server, all sharing this machine's CPUs with the load generator. They show "
+        "Local numbers: `parley local` serves the APIs in one Python process and runs the functions in worker "
+        "processes (one per core), with moto as DynamoDB in another one and a local redis-server, all sharing "
+        "this machine's CPUs with the load generator. They show "
         "relative cost and regressions, not what AWS would do (see tests/benchmarks/README.md).",
     ]
     if kept:
