@@ -68,6 +68,7 @@ class _Worker:
         self.index = index
         self.process: subprocess.Popen | None = None
         self.pending: dict[int, asyncio.Future] = {}
+        self.alive = False  # started, and its end of the socket not closed
         self._writer: asyncio.StreamWriter | None = None
         self._reading: asyncio.Task | None = None
 
@@ -85,9 +86,12 @@ class _Worker:
         finally:
             theirs.close()
         reader, self._writer = await asyncio.open_unix_connection(sock=ours)
+        self.alive = True
         self._reading = asyncio.create_task(self._read(reader, on_exit), name=f"function-worker-{self.index}")
 
     def send(self, message: tuple, future: asyncio.Future) -> None:
+        if not self.alive:
+            raise WorkerExited()
         body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         self.pending[message[0]] = future
         self._writer.write(_HEADER.pack(len(body)) + body)
@@ -103,6 +107,7 @@ class _Worker:
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
+            self.alive = False
             for future in self.pending.values():
                 if not future.done():
                     future.set_exception(WorkerExited())
@@ -168,15 +173,21 @@ class FunctionWorkers:
 
     def _choose(self, route: Route, event: dict) -> _Worker:
         key = _affinity(route, event)
-        if key is None:
-            return min(self._workers, key=lambda w: len(w.pending))
-        return self._workers[zlib.crc32(key.encode()) % len(self._workers)]
+        if key is not None:
+            worker = self._workers[zlib.crc32(key.encode()) % len(self._workers)]
+            if worker.alive:
+                return worker
+        # Any invocation, or one whose worker is being replaced: the least busy of those running.
+        running = [w for w in self._workers if w.alive]
+        if not running:
+            raise WorkerExited()
+        return min(running, key=lambda w: len(w.pending))
 
     async def invoke(self, route: Route, event: dict, payload: str, context: LambdaContext) -> tuple[bool, Any]:
         """(True, the result) or (False, (error type, error message)); raises WorkerExited. `payload` is
         `event` as JSON text (what the worker gets)."""
         future = asyncio.get_running_loop().create_future()
-        worker = self._choose(route, event)
+        worker = self._choose(route, event)  # raises WorkerExited while none runs
         invocation = next(self._ids)
         try:
             worker.send((invocation, route, payload, context), future)

@@ -49,7 +49,7 @@ from shared.routes import HTTP_PREFIX, ROUTES, Route
 log = logging.getLogger("local")
 
 FUNCTION_PROCESSES_ENV = "PARLEY_LOCAL_FUNCTION_PROCESSES"
-MAX_DEFAULT_FUNCTION_PROCESSES = 4  # each imports the functions it runs: ~100 MB apiece
+MAX_DEFAULT_FUNCTION_PROCESSES = 4  # each imports the functions it runs (~55 MB with the send path's)
 IDLE_TIMEOUT_ENV = "PARLEY_LOCAL_WS_IDLE_TIMEOUT_SECONDS"
 MAX_CONNECTION_ENV = "PARLEY_LOCAL_WS_MAX_CONNECTION_SECONDS"
 WS_PATH = "/ws"

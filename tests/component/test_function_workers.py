@@ -78,8 +78,12 @@ def test_a_worker_that_dies_fails_its_invocation_and_is_replaced():
     async def scenario(invoker, pool):
         before = set(pool.pids)
         with pytest.raises(FunctionError) as raised:
-            await invoker.invoke(die, {})
+            await invoker.invoke(die, {"requestContext": {"connectionId": "doomed"}})
         assert raised.value.error_type == "Runtime.ExitError"
+        # At once, while its replacement starts: the same connection's next request runs (on the other
+        # worker), rather than waiting out its timeout on the dead one.
+        answer = await asyncio.wait_for(invoker.invoke(where, {"requestContext": {"connectionId": "doomed"}}), 5)
+        assert answer["pid"] in before | set(pool.pids)
         deadline = time.monotonic() + 10
         while len(set(pool.pids) - before) != 1:  # a new worker in the dead one's place
             assert time.monotonic() < deadline, pool.pids
