@@ -244,6 +244,27 @@ export class Chat {
 
   // ---------------------------------------------------------------------------------- messages
 
+  /** A conversation's last message and unread count after `message`, if it is newer than what it shows. */
+  private moveLastMessage(conversation: Conversation, message: ChatMessage | Message): void {
+    if (conversation.last_message && message.seq < conversation.last_message.seq) return;
+    const fresh = !conversation.last_message || message.seq > conversation.last_message.seq;
+    conversation.last_message = {
+      id: message.id,
+      seq: message.seq,
+      sender_id: message.sender_id,
+      type: message.type,
+      preview: previewOf(message),
+      created_at: message.created_at,
+      status: message.status,
+      deleted: message.deleted,
+    };
+    if (fresh) {
+      conversation.last_activity_at = message.created_at;
+      if (message.sender_id !== this.me) conversation.unread_count += 1;
+      else this.myRead.set(message.conversation_id, message.seq); // sending reads what came before
+    }
+  }
+
   thread(conversationId: string): Thread {
     let thread = this.threads.get(conversationId);
     if (!thread) {
@@ -290,28 +311,16 @@ export class Chat {
         .conversation(message.conversation_id)
         .then(({ conversation }) => {
           this.putConversation(conversation);
+          // The server's row is a stream hop behind a push: what arrived meanwhile is counted here.
+          const fetched = this.conversations.get(conversation.id)!;
+          this.messagesOf(conversation.id)
+            .filter((m) => !m.pending)
+            .forEach((m) => this.moveLastMessage(fetched, m));
           this.loadPresence().catch(() => undefined);
           this.notify();
         })
         .catch(() => undefined);
-    } else if (!conversation.last_message || message.seq >= conversation.last_message.seq) {
-      const fresh = !conversation.last_message || message.seq > conversation.last_message.seq;
-      conversation.last_message = {
-        id: message.id,
-        seq: message.seq,
-        sender_id: message.sender_id,
-        type: message.type,
-        preview: previewOf(message),
-        created_at: message.created_at,
-        status: message.status,
-        deleted: message.deleted,
-      };
-      if (fresh) {
-        conversation.last_activity_at = message.created_at;
-        if (!mine) conversation.unread_count += 1;
-        else this.myRead.set(message.conversation_id, message.seq); // sending reads what came before
-      }
-    }
+    } else this.moveLastMessage(conversation, message);
     if (isNew && !mine) {
       const latest = this.acksAfterSync.get(message.conversation_id);
       if (this.syncing) {
