@@ -1,6 +1,6 @@
 """POST /messages/{id}/reactions {"emoji": "…"}: sets the caller's reaction (one emoji; a new one replaces it)."""
 
-from shared.http import HttpRequest, http_endpoint
+from shared.adapters.http import HttpRequest, http_endpoint
 from shared.services.message_actions import react
 from shared.wiring import messaging
 

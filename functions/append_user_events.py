@@ -1,10 +1,10 @@
 """user_conversations stream: appends what each change of a user's row means to that user's event log
 (the log's only writer; records of one user arrive in order, one batch at a time), a batch at a time."""
 
-from shared.repositories.conversations import conversation_from_image
+from shared.storage.repositories.conversations import conversation_from_image
 from shared.services.event_log import append_user_events
-from shared.stream import StreamRecord, stream_batch_consumer
-from shared.timefmt import now_ms
+from shared.adapters.stream import StreamRecord, stream_batch_consumer
+from shared.domain.timefmt import now_ms
 from shared.wiring import event_log
 
 

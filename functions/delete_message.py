@@ -1,8 +1,8 @@
 """DELETE /messages/{id}: the sender deletes it for everyone (a tombstone stays); `?for=me`: either
 participant hides it from themselves alone."""
 
-from shared.errors import BadRequestError
-from shared.http import HttpRequest, http_endpoint
+from shared.domain.errors import BadRequestError
+from shared.adapters.http import HttpRequest, http_endpoint
 from shared.services.message_actions import delete_message
 from shared.wiring import messaging
 

@@ -1,6 +1,6 @@
 """GET /conversations/{id}: one of the caller's conversations; 404 for anyone else's."""
 
-from shared.http import HttpRequest, http_endpoint
+from shared.adapters.http import HttpRequest, http_endpoint
 from shared.services.conversations import get_conversation
 from shared.wiring import conversations
 

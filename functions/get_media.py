@@ -1,6 +1,6 @@
 """GET /media/{id}: short-lived download links, for the uploader and the conversation's participants."""
 
-from shared.http import HttpRequest, http_endpoint
+from shared.adapters.http import HttpRequest, http_endpoint
 from shared.services.media import download_links
 from shared.wiring import conversations, media
 

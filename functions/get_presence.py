@@ -1,6 +1,6 @@
 """GET /users/{id}/presence: online/offline and last_seen, for users who share a conversation with the caller."""
 
-from shared.http import HttpRequest, http_endpoint
+from shared.adapters.http import HttpRequest, http_endpoint
 from shared.services.presence import presence_of
 from shared.wiring import presence
 

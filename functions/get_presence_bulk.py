@@ -1,6 +1,6 @@
 """GET /users/presence/bulk?ids=a,b: presence of each visible user (others are left out), in the order asked."""
 
-from shared.http import HttpRequest, http_endpoint
+from shared.adapters.http import HttpRequest, http_endpoint
 from shared.services.presence import presence_of_many
 from shared.wiring import presence
 

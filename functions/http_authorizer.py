@@ -2,12 +2,12 @@
 
 A bad token is let through with its reason instead of denied: API Gateway can only answer a denial with
 403 Forbidden, while the contract promises 401 with an error body. Every endpoint requires `user_id`
-(shared/http.py) and answers that 401 itself. A missing header never gets here: API Gateway answers 401.
+(shared/adapters/http.py) and answers that 401 itself. A missing header never gets here: API Gateway answers 401.
 """
 
 from shared import metrics
 from shared.auth import bearer_token
-from shared.errors import UnauthorizedError
+from shared.domain.errors import UnauthorizedError
 from shared.observability import identify, lambda_handler
 from shared.wiring import token_verifier
 

@@ -1,7 +1,7 @@
 """GET /conversations: the caller's conversations, most recent activity first, cursor-paginated."""
 
-from shared.cursors import page_size
-from shared.http import HttpRequest, http_endpoint
+from shared.storage.cursors import page_size
+from shared.adapters.http import HttpRequest, http_endpoint
 from shared.services.conversations import list_conversations
 from shared.wiring import conversations
 

@@ -1,7 +1,7 @@
 """GET /conversations/{id}/messages: newest first, `limit` (default 50) and `cursor` -> `next_cursor`."""
 
-from shared.cursors import page_size
-from shared.http import HttpRequest, http_endpoint
+from shared.storage.cursors import page_size
+from shared.adapters.http import HttpRequest, http_endpoint
 from shared.services.messaging import list_messages
 from shared.wiring import conversations, messages
 

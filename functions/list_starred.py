@@ -1,7 +1,7 @@
 """GET /messages/starred: the caller's starred messages, newest starred first; `limit`, `cursor`."""
 
-from shared.cursors import page_size
-from shared.http import HttpRequest, http_endpoint
+from shared.storage.cursors import page_size
+from shared.adapters.http import HttpRequest, http_endpoint
 from shared.services.message_actions import list_starred
 from shared.wiring import messaging, stars
 

@@ -1,6 +1,6 @@
 """PATCH /conversations/{id}/read {"message_id"?}: read up to that message (the latest when omitted)."""
 
-from shared.http import HttpRequest, http_endpoint
+from shared.adapters.http import HttpRequest, http_endpoint
 from shared.services.receipts import read_conversation
 from shared.wiring import messaging
 

@@ -1,9 +1,9 @@
 """messages stream: moves the recipient's conversation row to each new message; notes each later change
 of a message (reaction, delete) on the rows of those it concerns, for their event logs (idempotent)."""
 
-from shared.repositories.messages import message_from_image
+from shared.storage.repositories.messages import message_from_image
 from shared.services.event_log import on_message_changed, on_message_stored
-from shared.stream import StreamRecord, stream_consumer
+from shared.adapters.stream import StreamRecord, stream_consumer
 from shared.wiring import conversations
 
 

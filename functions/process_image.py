@@ -1,6 +1,6 @@
 """S3 ObjectCreated under uploads/image/: judge the upload, keep what passes, tell the uploader's devices."""
 
-from shared.s3_trigger import StoredObject, s3_trigger
+from shared.adapters.s3_trigger import StoredObject, s3_trigger
 from shared.services.media import process_upload
 from shared.wiring import media
 

@@ -1,6 +1,6 @@
 """DELETE /messages/{id}/reactions: removes the caller's reaction, if any."""
 
-from shared.http import HttpRequest, http_endpoint
+from shared.adapters.http import HttpRequest, http_endpoint
 from shared.services.message_actions import unreact
 from shared.wiring import messaging
 

@@ -7,9 +7,9 @@ resumes from that user's first record (the users before it are done; the rest ar
 """
 
 from shared import wiring
-from shared.events import MESSAGE_UPDATED, NEW_MESSAGE
+from shared.realtime.events import MESSAGE_UPDATED, NEW_MESSAGE
 from shared.services.search import IndexingFailedError, MessageEvent, index_user_events
-from shared.stream import StreamRecord, stream_batch_consumer
+from shared.adapters.stream import StreamRecord, stream_batch_consumer
 
 
 def message_event(record: StreamRecord) -> MessageEvent | None:

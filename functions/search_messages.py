@@ -1,8 +1,8 @@
 """GET /messages/search?q=…: the caller's messages with every word of q (as a word or a word's start),
 newest first; `limit` and `cursor` -> `next_cursor`."""
 
-from shared.cursors import page_size
-from shared.http import HttpRequest, http_endpoint
+from shared.storage.cursors import page_size
+from shared.adapters.http import HttpRequest, http_endpoint
 from shared.services.search import search_messages
 from shared.wiring import search
 

@@ -1,6 +1,6 @@
 """POST /conversations/{id}/messages: 201 with the stored message, 200 with it again for a retry."""
 
-from shared.http import HttpRequest, http_endpoint
+from shared.adapters.http import HttpRequest, http_endpoint
 from shared.services.messaging import SendMessageRequest, send_message
 from shared.wiring import messaging
 

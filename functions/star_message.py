@@ -1,6 +1,6 @@
 """POST /messages/{id}/star: stars the message for the caller alone."""
 
-from shared.http import HttpRequest, http_endpoint
+from shared.adapters.http import HttpRequest, http_endpoint
 from shared.services.message_actions import star
 from shared.wiring import messaging
 

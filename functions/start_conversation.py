@@ -1,6 +1,6 @@
 """POST /conversations/{userId}: starts the 1-on-1 with that user (201), or returns it (200)."""
 
-from shared.http import HttpRequest, http_endpoint
+from shared.adapters.http import HttpRequest, http_endpoint
 from shared.services.conversations import start_conversation
 from shared.wiring import conversations
 

@@ -1,8 +1,8 @@
 """GET /sync?since=&limit=: the caller's missed events; 410 resync_required for a cursor past retention."""
 
-from shared.http import HttpRequest, http_endpoint
+from shared.adapters.http import HttpRequest, http_endpoint
 from shared.services.sync import sync, sync_limit
-from shared.timefmt import now_ms
+from shared.domain.timefmt import now_ms
 from shared.wiring import event_log, messages
 
 

@@ -1,6 +1,6 @@
 """POST /conversations/{id}/typing/stop: tells the peer's devices (`typing`, state stop); 204."""
 
-from shared.http import HttpRequest, http_endpoint
+from shared.adapters.http import HttpRequest, http_endpoint
 from shared.services.typing import send_typing
 from shared.wiring import messaging, typing_limiter
 

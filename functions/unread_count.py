@@ -1,6 +1,6 @@
 """GET /conversations/unread-count: unread messages across the caller's conversations."""
 
-from shared.http import HttpRequest, http_endpoint
+from shared.adapters.http import HttpRequest, http_endpoint
 from shared.services.message_actions import unread_count
 from shared.wiring import messaging
 

@@ -1,6 +1,6 @@
 """DELETE /messages/{id}/star: unstars it (harmless if it was not starred)."""
 
-from shared.http import HttpRequest, http_endpoint
+from shared.adapters.http import HttpRequest, http_endpoint
 from shared.services.message_actions import unstar
 from shared.wiring import messaging
 

@@ -1,6 +1,6 @@
 """POST /messages/upload-image: 201 with a pending media record and a presigned POST for the upload."""
 
-from shared.http import HttpRequest, http_endpoint
+from shared.adapters.http import HttpRequest, http_endpoint
 from shared.media.policy import UploadRequest
 from shared.services.media import request_upload
 from shared.wiring import media

@@ -2,7 +2,7 @@
 
 from shared.services.receipts import acknowledge
 from shared.wiring import messaging
-from shared.ws import WsRequest, ws_endpoint
+from shared.adapters.ws import WsRequest, ws_endpoint
 
 
 @ws_endpoint

@@ -1,7 +1,7 @@
 """WebSocket $connect authorizer: ?token=<JWT> -> allow with the user id, or deny (handshake refused)."""
 
 from shared import metrics
-from shared.errors import UnauthorizedError
+from shared.domain.errors import UnauthorizedError
 from shared.observability import identify, lambda_handler
 from shared.wiring import token_verifier
 

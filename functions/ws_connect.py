@@ -3,9 +3,9 @@ the user's first live connection makes them online for their peers."""
 
 from shared.observability import lambda_handler
 from shared.services.presence import connected
-from shared.timefmt import now_ms
+from shared.domain.timefmt import now_ms
 from shared.wiring import presence
-from shared.ws import caller_id
+from shared.adapters.ws import caller_id
 
 
 @lambda_handler

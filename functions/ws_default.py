@@ -1,7 +1,7 @@
 """$default: any frame whose `action` has no route gets an error frame; the connection stays open."""
 
-from shared.errors import BadRequestError
-from shared.ws import WsRequest, ws_endpoint
+from shared.domain.errors import BadRequestError
+from shared.adapters.ws import WsRequest, ws_endpoint
 
 
 @ws_endpoint

@@ -3,12 +3,12 @@ passes the $connect authorizer's context here too, so the user is known. Best ef
 $disconnect leaves is dropped on its expiry or on the first push that gets 410, and the presence sweeper
 notices the missing heartbeat."""
 
-from shared.errors import UnauthorizedError
+from shared.domain.errors import UnauthorizedError
 from shared.log import logger
 from shared.observability import lambda_handler
 from shared.services.presence import disconnected
 from shared.wiring import presence
-from shared.ws import caller_id
+from shared.adapters.ws import caller_id
 
 
 @lambda_handler

@@ -2,10 +2,10 @@
 connection idle for 10 minutes). One Redis round trip; storage is loaded only when the heartbeat had lapsed,
 so a ping's cold start stays small."""
 
-from shared.envelope import envelope
-from shared.timefmt import now_ms
+from shared.adapters.envelope import envelope
+from shared.domain.timefmt import now_ms
 from shared.wiring import heartbeats, presence
-from shared.ws import WsRequest, ws_endpoint
+from shared.adapters.ws import WsRequest, ws_endpoint
 
 
 @ws_endpoint

@@ -2,7 +2,7 @@
 
 from shared.services.messaging import SendMessageRequest, message_ack, send_message
 from shared.wiring import messaging
-from shared.ws import WsRequest, ws_endpoint
+from shared.adapters.ws import WsRequest, ws_endpoint
 
 
 @ws_endpoint

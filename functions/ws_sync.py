@@ -1,10 +1,10 @@
 """sync {"since": cursor|null, "limit"}: the caller's missed events, answered with a `sync` frame."""
 
-from shared.events import sync_envelope
+from shared.realtime.events import sync_envelope
 from shared.services.sync import sync, sync_limit
-from shared.timefmt import now_ms
+from shared.domain.timefmt import now_ms
 from shared.wiring import event_log, messages
-from shared.ws import WsRequest, ws_endpoint
+from shared.adapters.ws import WsRequest, ws_endpoint
 
 
 @ws_endpoint

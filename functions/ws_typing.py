@@ -2,7 +2,7 @@
 
 from shared.services.typing import send_typing
 from shared.wiring import messaging, typing_limiter
-from shared.ws import WsRequest, ws_endpoint
+from shared.adapters.ws import WsRequest, ws_endpoint
 
 
 @ws_endpoint

@@ -41,7 +41,7 @@ if [ ! -f "$stamp" ]; then
     rm -f .venv/.parley-*
     touch "$stamp"
 fi
-# botocore's data trimmed to the services Parley calls, next to the venv's botocore, where shared/aws.py looks
+# botocore's data trimmed to the services Parley calls, next to the venv's botocore, where shared/storage/aws.py looks
 # for it (~40 ms less CPU per cold start, as the deployed layer has it); remade when botocore's version changes.
 .venv/bin/python layers/botocore_data.py || echo "botocore's data not trimmed: its full data is used (slower)" >&2
 # .pyc files for every dependency, as the deployed layer has them: a venv without them (an install run with

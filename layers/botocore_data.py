@@ -13,7 +13,7 @@ that makes a client. What is kept is botocore's own data, unchanged but for what
 - partitions.json, sdk-default-configuration.json, _retry.json as they are.
 
 Where it is used: the dependencies layer replaces its botocore's data directory with it (layers/build.py
-dependencies); locally, shared/aws.py reads it from `parley_botocore_data` next to the venv's botocore
+dependencies); locally, shared/storage/aws.py reads it from `parley_botocore_data` next to the venv's botocore
 when it was made from that very botocore version (`BOTOCORE_VERSION` inside), else botocore's own data.
 Standard library only.
 """
@@ -25,7 +25,7 @@ import json
 import shutil
 from pathlib import Path
 
-# Every service a client is made for (all through shared.aws.botocore_session): the functions' DynamoDB,
+# Every service a client is made for (all through shared.storage.aws.botocore_session): the functions' DynamoDB,
 # management API, Secrets Manager and S3 (search indexes), and `parley local`'s DynamoDB Streams reader.
 # A client for any other service fails with UnknownServiceError until it is added here.
 SERVICES = ("dynamodb", "dynamodbstreams", "apigatewaymanagementapi", "secretsmanager", "s3")

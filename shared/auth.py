@@ -12,9 +12,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from shared import limits, validation
+from shared.domain import limits, validation
 from shared.config import AuthConfig
-from shared.errors import BadRequestError, UnauthorizedError
+from shared.domain.errors import BadRequestError, UnauthorizedError
 
 # Accepted by `parley local` and `parley token` unless JWT_SECRET is set. Never used by a deployed stack.
 LOCAL_DEV_SECRET = "parley-local-development-secret-do-not-deploy"

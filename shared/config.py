@@ -6,7 +6,7 @@ import functools
 import os
 from dataclasses import dataclass
 
-from shared import limits
+from shared.domain import limits
 from shared.resources import (
     JWKS_URL_ENV,
     JWT_AUDIENCE_ENV,
@@ -33,7 +33,7 @@ class ConfigError(RuntimeError):
 class Config:
     redis_url: str | None
     # Redis is an accelerator: a command gets this long before it counts as failed, and after a failure
-    # Redis is skipped for the breaker's seconds (shared/cache.py).
+    # Redis is skipped for the breaker's seconds (shared/storage/cache.py).
     redis_timeout_seconds: float
     redis_breaker_seconds: float
     ws_management_url: str | None

@@ -1,6 +1,6 @@
 """What every function does around its handler: correlated log lines and per-invocation metrics.
 
-`@lambda_handler` (or an adapter built on it: shared/http.py, shared/ws.py) gives every log line of an
+`@lambda_handler` (or an adapter built on it: shared/adapters/http.py, shared/adapters/ws.py) gives every log line of an
 invocation the keys an operator filters by: `function`, `route`, `correlation_id` (API Gateway's request
 id), `connection_id` (WebSocket), `function_request_id` (Lambda's), `cold_start`, and `user_id` once the
 caller is known (`identify`). When the handler returns, what it counted (shared/metrics.py) is written as

@@ -60,7 +60,7 @@ class Route:
     manages_connections: bool = False  # posts to / deletes WebSocket connections (management API)
     uses_redis: bool = False  # reaches the cache (placed in the VPC when Redis is deployed)
     reads_jwt_secret: bool = False
-    # The per-user search indexes' bucket (shared/repositories/search_indexes.py): "read" or "read_write".
+    # The per-user search indexes' bucket (shared/storage/repositories/search_indexes.py): "read" or "read_write".
     search_indexes: Literal["read", "read_write"] | None = None
     # S3 actions on the media bucket, by key prefix (the layout: shared/media/keys.py).
     media_bucket: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -141,7 +141,7 @@ _READ_GRANTS = dict(
         "connections": {"BatchGetItem", "GetItem", "UpdateItem"},
     },
     manages_connections=True,
-    uses_redis=True,  # the read caches' invalidation (shared/repositories/read_cache.py)
+    uses_redis=True,  # the read caches' invalidation (shared/storage/repositories/read_cache.py)
 )
 _SYNC_TABLES = {"events": {"Query"}, "messages": {"BatchGetItem"}}
 # Typing: participants (cold instance), then the peer's devices; rate limited in Redis.
@@ -235,7 +235,7 @@ ROUTES: tuple[Route, ...] = (
     Route("ws_authorizer", "authorizer", "websocket", reads_jwt_secret=True, memory_mb=256, timeout_seconds=5),
     # HTTP API
     # Cached routes and every writer of messages or conversation rows reach Redis (read caches, their
-    # invalidation: shared/repositories/read_cache.py); the Query/GetItem below run on a cache miss.
+    # invalidation: shared/storage/repositories/read_cache.py); the Query/GetItem below run on a cache miss.
     # The OpenAPI document (shared/contracts/openapi.json, in the shared layer): public, like any API's docs.
     _http("GET", "/openapi.json", "openapi_document", public=True, memory_mb=128, timeout_seconds=3),
     _http("GET", "/conversations", "list_conversations", tables={"user_conversations": {"Query"}}, uses_redis=True),

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from shared import limits
+from shared.domain import limits
 
 
 def load_secret_string(secret_arn: str) -> str:
     from botocore.config import Config
 
-    from shared.aws import botocore_session  # only reached when the secret lives in Secrets Manager
+    from shared.storage.aws import botocore_session  # only reached when the secret lives in Secrets Manager
 
     # botocore's defaults (60 s timeouts, retries) would outlast the authorizer: fail fast, refuse, retry later.
     timeout = limits.KEY_FETCH_TIMEOUT_SECONDS

@@ -14,48 +14,48 @@ import sys
 @functools.cache
 def read_cache():
     """The read caches (histories, lists, unread totals) and their invalidation hook: Redis when configured."""
-    from shared.repositories.read_cache import ReadCache
+    from shared.storage.repositories.read_cache import ReadCache
 
     return ReadCache(cache())
 
 
 @functools.cache
 def conversations():
-    from shared.repositories.conversations import ConversationRepository
+    from shared.storage.repositories.conversations import ConversationRepository
 
     return ConversationRepository(read_cache())
 
 
 @functools.cache
 def connections():
-    from shared.repositories.connections import ConnectionRepository
+    from shared.storage.repositories.connections import ConnectionRepository
 
     return ConnectionRepository()
 
 
 @functools.cache
 def messages():
-    from shared.repositories.messages import MessageRepository
+    from shared.storage.repositories.messages import MessageRepository
 
     return MessageRepository(read_cache())
 
 
 @functools.cache
 def event_log():
-    from shared.repositories.event_log import EventLogRepository
+    from shared.storage.repositories.event_log import EventLogRepository
 
     return EventLogRepository()
 
 
 @functools.cache
 def cache():
-    """Redis behind its circuit breaker (shared/cache.py), one per process; None without REDIS_URL."""
+    """Redis behind its circuit breaker (shared/storage/cache.py), one per process; None without REDIS_URL."""
     from shared.config import load_config
 
     config = load_config()
     if not config.redis_url:
         return None
-    from shared.cache import Cache, redis_client
+    from shared.storage.cache import Cache, redis_client
 
     client = redis_client(config.redis_url, config.redis_timeout_seconds)
     return Cache(client, breaker_seconds=config.redis_breaker_seconds)
@@ -64,8 +64,8 @@ def cache():
 @functools.cache
 def messaging():
     from shared.config import load_config
-    from shared.push import ManagementApiPusher
-    from shared.ratelimit import NoSendLimit, RedisSendLimiter
+    from shared.realtime.push import ManagementApiPusher
+    from shared.realtime.ratelimit import NoSendLimit, RedisSendLimiter
     from shared.services.messaging import MessagingDeps
 
     config = load_config()
@@ -96,9 +96,9 @@ class _MadeOnFirstUse:
 @functools.cache
 def media():
     from shared.config import aws_region, load_config, media_bucket
-    from shared.push import ManagementApiPusher
-    from shared.repositories.media import MediaRepository
-    from shared.repositories.media_store import MediaStore
+    from shared.realtime.push import ManagementApiPusher
+    from shared.storage.repositories.media import MediaRepository
+    from shared.storage.repositories.media_store import MediaStore
     from shared.services.media import MediaDeps
 
     config = load_config()
@@ -114,7 +114,7 @@ def media():
 def heartbeats():
     """Presence heartbeats in Redis (no storage client: a warm `ping` loads no PynamoDB)."""
     from shared.config import load_config
-    from shared.presence import PresenceHeartbeats
+    from shared.realtime.presence import PresenceHeartbeats
 
     return PresenceHeartbeats(cache(), load_config().presence_ttl_seconds)
 
@@ -128,7 +128,7 @@ def presence():
 
 @functools.cache
 def typing_limiter():
-    from shared.ratelimit import typing_limiter
+    from shared.realtime.ratelimit import typing_limiter
 
     return typing_limiter(cache())
 
@@ -144,7 +144,7 @@ def token_verifier():
 
 @functools.cache
 def stars():
-    from shared.repositories.stars import StarRepository
+    from shared.storage.repositories.stars import StarRepository
 
     return StarRepository()
 
@@ -152,7 +152,7 @@ def stars():
 @functools.cache
 def search():
     from shared.config import search_bucket
-    from shared.repositories.search_indexes import S3SearchIndexes
+    from shared.storage.repositories.search_indexes import S3SearchIndexes
     from shared.services.search import SearchDeps
 
     return SearchDeps(indexes=S3SearchIndexes(search_bucket()), messages=messages(), conversations=conversations())
@@ -183,13 +183,13 @@ def prepare_at_init(function: str) -> None:
     # Storage and pushes only where the import loaded their code: `ws_ping` loads them for a lapsed heartbeat only.
     loaded = sys.modules
     try:
-        if route.tables and "shared.repositories.storage" in loaded:
-            from shared.repositories.storage import transaction_connection
+        if route.tables and "shared.storage.repositories.storage" in loaded:
+            from shared.storage.repositories.storage import transaction_connection
 
-            transaction_connection().client  # noqa: B018 - the models share it (shared/aws.py)
+            transaction_connection().client  # noqa: B018 - the models share it (shared/storage/aws.py)
         if route.uses_redis:
             cache()
-        if route.manages_connections and "shared.push" in loaded and (pusher := messaging().pusher) is not None:
+        if route.manages_connections and "shared.realtime.push" in loaded and (pusher := messaging().pusher) is not None:
             pusher.prepare()
         if route.search_indexes:
             search().indexes.prepare()
@@ -216,6 +216,6 @@ def reset() -> None:
         for value in list(vars(module).values()):
             if callable(getattr(value, "cache_clear", None)) and getattr(value, "__module__", None) == name:
                 value.cache_clear()
-    if tables := sys.modules.get("shared.tables"):  # only if loaded: the authorizers never load PynamoDB
+    if tables := sys.modules.get("shared.storage.tables"):  # only if loaded: the authorizers never load PynamoDB
         for model in tables.TABLE_MODELS.values():
             model._connection = None  # PynamoDB keeps one TableConnection (and its botocore client) per model

@@ -38,7 +38,7 @@ settings.load_profile("parley")
 import pytest  # noqa: E402
 
 from infra.local.iam import DynamoDbGrants  # noqa: E402
-from shared.aws import botocore_session  # noqa: E402
+from shared.storage.aws import botocore_session  # noqa: E402
 
 DYNAMODB_GRANTS = DynamoDbGrants()
 DYNAMODB_GRANTS.install(botocore_session())

@@ -1,4 +1,4 @@
-"""The DynamoDB tables, built from the PynamoDB models in shared/tables.py (their one definition)."""
+"""The DynamoDB tables, built from the PynamoDB models in shared/storage/tables.py (their one definition)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
 from infra.constructs import pascal_case
-from shared.tables import TABLE_MODELS, TTL_ATTRIBUTES, stream_view_type
+from shared.storage.tables import TABLE_MODELS, TTL_ATTRIBUTES, stream_view_type
 
 _ATTRIBUTE_TYPES = {
     "S": dynamodb.AttributeType.STRING,

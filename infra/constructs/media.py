@@ -16,8 +16,8 @@ from constructs import Construct
 from infra.constructs.buckets import private_bucket
 from infra.constructs.nag import acknowledge
 from shared.media.keys import MEDIA_PREFIX, UPLOADS_PREFIX
-from shared.repositories.media import UNATTACHED_MEDIA_DAYS
-from shared.repositories.media_store import ATTACHED_TAG
+from shared.storage.repositories.media import UNATTACHED_MEDIA_DAYS
+from shared.storage.repositories.media_store import ATTACHED_TAG
 from shared.resources import CORS_MAX_AGE_SECONDS, MEDIA_CORS_EXPOSE_HEADERS, MEDIA_CORS_METHODS
 from shared.routes import Route
 

@@ -1,4 +1,4 @@
-"""The bucket of the per-user search indexes (shared/repositories/search_indexes.py): private, encrypted,
+"""The bucket of the per-user search indexes (shared/storage/repositories/search_indexes.py): private, encrypted,
 reached only by the functions granted it. Its objects are derived data, rebuilt from the messages if lost."""
 
 from __future__ import annotations

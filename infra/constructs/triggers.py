@@ -83,7 +83,7 @@ class Triggers(Construct):
 
     def _stream(self, route: Route, function: lambda_.IFunction, table: dynamodb.ITable) -> None:
         if table.table_stream_arn is None:
-            raise ValueError(f"{route.name}: table {route.key} has no stream (Meta.stream_view_type in shared/tables.py)")
+            raise ValueError(f"{route.name}: table {route.key} has no stream (Meta.stream_view_type in shared/storage/tables.py)")
         function.add_event_source(
             event_sources.DynamoEventSource(
                 table,

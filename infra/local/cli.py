@@ -52,7 +52,7 @@ def _functions_text(runtime) -> str:
 
 
 async def _serve(host: str, port: int) -> None:
-    # Imported here: the environment must be settled before shared.tables is (services.py does that).
+    # Imported here: the environment must be settled before shared.storage.tables is (services.py does that).
     from infra.local.runtime import LocalRuntime, function_processes_from_environment
     from infra.local.web_client import WEB_DIST
 

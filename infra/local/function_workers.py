@@ -221,7 +221,7 @@ def _serve(sock: socket.socket) -> None:
     from infra.local import signing as loopback_signing
     from infra.local.iam import DynamoDbGrants
     from infra.local.lambda_invoker import FunctionError, LambdaInvoker
-    from shared.aws import botocore_session
+    from shared.storage.aws import botocore_session
 
     # As in the runtime's process, before any client is made (clients copy the session's handlers).
     DynamoDbGrants().install(botocore_session())

@@ -1,7 +1,7 @@
 """The local runtime's IAM for DynamoDB: a function may call only the actions its route declares.
 
 On AWS a call outside a function's grants fails with AccessDeniedException. Here too: a botocore hook on
-the shared session (shared/aws.py) checks each DynamoDB call made while a function runs
+the shared session (shared/storage/aws.py) checks each DynamoDB call made while a function runs
 (shared.observability.current_function) against its Route's `tables` (shared/routes.py), and refuses it
 the same way. `parley local` installs it, and so do the tests, which also read what each function called
 (tests/component/test_grants.py: every granted action is used). Calls made outside any function (table

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from infra.local.connections import Connection, ConnectionRegistry
 from infra.local.lambda_events import new_id
-from shared import limits
+from shared.domain import limits
 
 log = logging.getLogger("local.management")
 

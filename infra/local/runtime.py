@@ -5,7 +5,7 @@ the environment they need.
 
 In-process use (tests): ``async with LocalRuntime(routes=..., handlers=..., start_services=False) as rt``.
 With ``start_services=True`` the runtime changes os.environ (restored on stop) and must be started before
-anything imports shared.tables; start it from a thread that outlives it (the moto and redis-server children
+anything imports shared.storage.tables; start it from a thread that outlives it (the moto and redis-server children
 are tied to the thread that started them).
 """
 
@@ -42,8 +42,8 @@ from infra.local.services import (
 from infra.local.triggers import DeadLetters, Triggers, TriggerSettings
 from infra.local.web_client import WebClient
 from infra.local.websocket_api import WebSocketApi, WebSocketLimits
-from shared import limits
-from shared.aws import botocore_session
+from shared.domain import limits
+from shared.storage.aws import botocore_session
 from shared.routes import HTTP_PREFIX, ROUTES, Route
 
 log = logging.getLogger("local")

@@ -2,7 +2,7 @@
 infra/local/moto_process.py; or any endpoint in AWS_ENDPOINT_URL), and a real Redis (REDIS_URL, or a
 redis-server child process it starts).
 
-The environment is set here, before anything imports shared.tables: PynamoDB models read their table
+The environment is set here, before anything imports shared.storage.tables: PynamoDB models read their table
 names and region when they are defined.
 """
 
@@ -282,7 +282,7 @@ class LocalServices:
     def keep_redis_running(self) -> None:
         """The runtime calls this every REDIS_WATCH_INTERVAL_SECONDS, from the thread that started the services
         (the child is tied to it): a redis-server of ours that died is restarted, empty, on the same port, so
-        REDIS_URL stays right; meanwhile the functions skip Redis (shared/cache.py). If it will not start again,
+        REDIS_URL stays right; meanwhile the functions skip Redis (shared/storage/cache.py). If it will not start again,
         this says so once and Parley carries on without Redis."""
         server = self._redis
         if server is None or self.redis_gone:
@@ -341,7 +341,7 @@ def start_services(env: Environment) -> LocalServices:
         if services._moto is not None:
             # While moto imports itself in its process: the models create_tables needs (~0.3 s of imports).
             # Nothing here reads AWS_ENDPOINT_URL before a client is made; the region is set above.
-            import shared.tables  # noqa: F401
+            import shared.storage.tables  # noqa: F401
 
             services.aws_endpoint_url = services._moto.wait_ready()
             env.set("AWS_ENDPOINT_URL", services.aws_endpoint_url)
@@ -369,11 +369,11 @@ def default_jwt_secret(env: Environment) -> None:
 
 
 def create_tables() -> list[str]:
-    """Creates every table of shared.tables that doesn't exist yet (with its TTL), all at once; returns
+    """Creates every table of shared.storage.tables that doesn't exist yet (with its TTL), all at once; returns
     their names."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from shared.tables import TABLE_MODELS
+    from shared.storage.tables import TABLE_MODELS
 
     def create(model) -> str:
         if not model.exists():
@@ -412,7 +412,7 @@ def create_bucket(env: Environment, bucket: str, *, embedded: bool) -> str:
         return bucket
     from botocore.exceptions import ClientError
 
-    from shared.aws import botocore_session
+    from shared.storage.aws import botocore_session
 
     s3 = botocore_session().create_client("s3", region_name=region, endpoint_url=env.get("AWS_ENDPOINT_URL"))
     try:

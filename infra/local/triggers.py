@@ -107,7 +107,7 @@ class StreamReader:
     def __init__(self, region: str, long_poll_seconds: float) -> None:
         from botocore.config import Config
 
-        from shared.aws import botocore_session
+        from shared.storage.aws import botocore_session
 
         config = Config(
             connect_timeout=2,
@@ -184,7 +184,7 @@ class StreamEventSource:
         if not stream_arn:
             raise RuntimeError(
                 f"{self.route.name} consumes the stream of table {self.table_name}, which has none "
-                "(set Meta.stream_view_type on its model in shared/tables.py)"
+                "(set Meta.stream_view_type on its model in shared/storage/tables.py)"
             )
         self.stream_arn = stream_arn
         return asyncio.create_task(self._follow_shards(), name=f"stream:{self.route.name}")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from shared.errors import BadRequestError
+from shared.domain.errors import BadRequestError
 
 log = logging.getLogger("local.web")
 
@@ -72,7 +72,7 @@ class WebClient:
         return _json(200, config)
 
     async def _sign_in(self, request: web.Request) -> web.Response:
-        from shared import validation
+        from shared.domain import validation
         from shared.auth import mint_token
 
         secret = os.environ.get("JWT_SECRET")

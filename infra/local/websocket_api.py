@@ -27,7 +27,7 @@ from infra.local.lambda_events import (
     ws_method_arn,
 )
 from infra.local.lambda_invoker import FunctionError, FunctionTimeout, LambdaInvoker
-from shared import limits
+from shared.domain import limits
 from shared.routes import Route
 
 log = logging.getLogger("local.websocket")

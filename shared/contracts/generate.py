@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from shared import limits
+from shared.domain import limits
 from shared.contracts.schemas import (
     COMPONENTS,
     HTTP_CONTRACTS,

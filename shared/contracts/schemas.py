@@ -1,6 +1,6 @@
 """What every request, response and WebSocket frame looks like, as JSON Schema (2020-12, as OpenAPI 3.1 and
 AsyncAPI 3 take it), keyed by the route table's names. Limits, patterns and enums are the code's own
-(shared/limits.py, shared/validation.py, shared/ids.py, shared/models.py, shared/errors.py), quoted, never
+(shared/domain/limits.py, shared/domain/validation.py, shared/domain/ids.py, shared/domain/models.py, shared/domain/errors.py), quoted, never
 copied; shared/contracts/generate.py turns this and shared/routes.py into the two documents.
 
 How it stays true: every response the e2e suite gets and every frame it sends or receives is validated
@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from shared import errors, ids, limits, validation
-from shared.emoji import MAX_EMOJI_CODE_POINTS
+from shared.domain import errors, ids, limits, validation
+from shared.domain.emoji import MAX_EMOJI_CODE_POINTS
 from shared.media import policy
-from shared.models import MEDIA_MESSAGE_TYPES, MESSAGE_TYPES, PREVIEW_LENGTH, STATUSES
+from shared.domain.models import MEDIA_MESSAGE_TYPES, MESSAGE_TYPES, PREVIEW_LENGTH, STATUSES
 from shared.services.presence import OFFLINE, ONLINE
 from shared.services.typing import TYPING_STATES
 
@@ -55,7 +55,7 @@ def all_error_classes() -> list[type[errors.ParleyError]]:
 
 
 def error_codes(status: int | None = None) -> list[str]:
-    """The stable codes of shared/errors.py, all of them or those answered with `status`."""
+    """The stable codes of shared/domain/errors.py, all of them or those answered with `status`."""
     return sorted({e.code for e in all_error_classes() if status is None or e.status == status})
 
 
@@ -67,7 +67,7 @@ _TIMESTAMP = {
     "type": "string",
     "format": "date-time",
     "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$",
-    "description": "ISO 8601 UTC with milliseconds (shared/timefmt.py)",
+    "description": "ISO 8601 UTC with milliseconds (shared/domain/timefmt.py)",
 }
 _SEQ = {"type": "integer", "minimum": 1, "maximum": ids.MAX_SEQ, "description": "the message's position in its conversation"}
 _MESSAGE_TYPE = {"enum": list(MESSAGE_TYPES)}
@@ -238,7 +238,7 @@ COMPONENTS: dict[str, dict] = {
     ),
 }
 
-# Each status's error answer: Parley's with the codes of that status (shared/errors.py).
+# Each status's error answer: Parley's with the codes of that status (shared/domain/errors.py).
 for _status in error_statuses():
     COMPONENTS[f"Error{_status}"] = {
         "allOf": [ref("Error")],
@@ -489,7 +489,7 @@ HTTP_CONTRACTS: dict[str, HttpContract] = {
 
 
 def envelope(event_type: str, data: dict, *, channel: str = "messaging", conversation: bool | None = None) -> dict:
-    """The server-to-client envelope (shared/envelope.py) of one event type. `conversation`: True when
+    """The server-to-client envelope (shared/adapters/envelope.py) of one event type. `conversation`: True when
     the frame always names its conversation, None when it may."""
     properties = {
         "id": {"type": "string", "minLength": 1, "description": "stable for events sync also returns: deduplicate on it"},
@@ -521,7 +521,7 @@ _RECEIPT_DATA = obj(
     }
 )
 
-# Every frame the server sends, by its `type` (shared/events.py, shared/ws.py, functions/ws_ping.py).
+# Every frame the server sends, by its `type` (shared/realtime/events.py, shared/adapters/ws.py, functions/ws_ping.py).
 SERVER_EVENTS: tuple[ServerEvent, ...] = (
     ServerEvent(
         "new_message",

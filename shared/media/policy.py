@@ -11,7 +11,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
-from shared.errors import BadRequestError, PayloadTooLargeError
+from shared.domain.errors import BadRequestError, PayloadTooLargeError
 
 MediaKind = Literal["image", "audio", "file"]
 MEDIA_KINDS: tuple[MediaKind, ...] = ("image", "audio", "file")

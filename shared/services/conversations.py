@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from shared import validation
-from shared.errors import BadRequestError, ConversationNotFoundError
-from shared.ids import direct_conversation_id, is_conversation_id
-from shared.models import Conversation, Page
-from shared.repositories.conversations import ConversationRepository
-from shared.timefmt import iso_from_ms, now_ms
+from shared.domain import validation
+from shared.domain.errors import BadRequestError, ConversationNotFoundError
+from shared.domain.ids import direct_conversation_id, is_conversation_id
+from shared.domain.models import Conversation, Page
+from shared.storage.repositories.conversations import ConversationRepository
+from shared.domain.timefmt import iso_from_ms, now_ms
 
 
 def start_conversation(conversations: ConversationRepository, user_id: str, peer_id: str) -> tuple[Conversation, bool]:

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from shared.log import logger
-from shared.events import (
+from shared.realtime.events import (
     MESSAGE_UPDATED,
     NEW_MESSAGE,
     RECEIPT,
@@ -16,9 +16,9 @@ from shared.events import (
     new_message_event_id,
     receipt_event_id,
 )
-from shared.models import Conversation, LastMessagePreview, LogEvent, Message
-from shared.repositories.conversations import ConversationRepository
-from shared.repositories.event_log import EventLogRepository
+from shared.domain.models import Conversation, LastMessagePreview, LogEvent, Message
+from shared.storage.repositories.conversations import ConversationRepository
+from shared.storage.repositories.event_log import EventLogRepository
 
 
 def on_message_stored(conversations: ConversationRepository, message: Message) -> bool:

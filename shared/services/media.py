@@ -8,19 +8,19 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from shared.events import media_envelope
-from shared.errors import BadRequestError, ConflictError, MediaNotFoundError
-from shared.ids import is_sortable_id, new_sortable_id
+from shared.realtime.events import media_envelope
+from shared.domain.errors import BadRequestError, ConflictError, MediaNotFoundError
+from shared.domain.ids import is_sortable_id, new_sortable_id
 from shared.log import logger
 from shared.media import keys
 from shared.media.model import Media, StoredRendition
 from shared.media.policy import DOWNLOAD_URL_SECONDS, UPLOAD_GRANT_SECONDS, MediaRejected, UploadRequest
-from shared.push import Pusher
-from shared.repositories.connections import ConnectionRepository
-from shared.repositories.media import MediaRepository
-from shared.repositories.media_store import MediaStore, ObjectMissing
+from shared.realtime.push import Pusher
+from shared.storage.repositories.connections import ConnectionRepository
+from shared.storage.repositories.media import MediaRepository
+from shared.storage.repositories.media_store import MediaStore, ObjectMissing
 from shared.services.messaging import push_to_users
-from shared.timefmt import iso_from_ms, now_ms
+from shared.domain.timefmt import iso_from_ms, now_ms
 
 
 @dataclass(frozen=True)

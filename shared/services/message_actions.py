@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.concurrency import run_concurrently
-from shared.emoji import reaction_emoji
-from shared.errors import BadRequestError, ForbiddenError, MessageNotFoundError, StorageUnavailableError
-from shared.events import message_updated_envelope
-from shared.ids import parse_message_id
-from shared.models import Conversation, Message, Page
-from shared.repositories.stars import StarRepository
+from shared.realtime.concurrency import run_concurrently
+from shared.domain.emoji import reaction_emoji
+from shared.domain.errors import BadRequestError, ForbiddenError, MessageNotFoundError, StorageUnavailableError
+from shared.realtime.events import message_updated_envelope
+from shared.domain.ids import parse_message_id
+from shared.domain.models import Conversation, Message, Page
+from shared.storage.repositories.stars import StarRepository
 from shared.services.messaging import MessagingDeps, push_to_users
-from shared.timefmt import iso_from_ms, now_ms
+from shared.domain.timefmt import iso_from_ms, now_ms
 
 _CHANGE_ATTEMPTS = 3  # a conditional update lost to a concurrent change: read again, decide again
 

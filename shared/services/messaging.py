@@ -8,20 +8,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from shared import metrics, validation
-from shared.envelope import encode
-from shared.errors import BadRequestError, ConflictError, ConversationNotFoundError, StorageUnavailableError
-from shared.events import message_ack_envelope, new_message_envelope
-from shared.ids import MAX_SEQ, is_conversation_id, parse_message_id
+from shared import metrics
+
+from shared.domain import validation
+from shared.adapters.envelope import encode
+from shared.domain.errors import BadRequestError, ConflictError, ConversationNotFoundError, StorageUnavailableError
+from shared.realtime.events import message_ack_envelope, new_message_envelope
+from shared.domain.ids import MAX_SEQ, is_conversation_id, parse_message_id
 from shared.log import logger
-from shared.models import MEDIA_MESSAGE_TYPES, MESSAGE_TYPES, Message, Page, ReplyPreview
-from shared.push import Pusher, fan_out
-from shared.ratelimit import SendLimiter
-from shared.repositories.connections import ConnectionRepository
-from shared.repositories.conversations import ConversationRepository
-from shared.repositories.messages import DuplicateSendError, MediaTakenError, MessageRepository, SeqTakenError
+from shared.domain.models import MEDIA_MESSAGE_TYPES, MESSAGE_TYPES, Message, Page, ReplyPreview
+from shared.realtime.push import Pusher, fan_out
+from shared.realtime.ratelimit import SendLimiter
+from shared.storage.repositories.connections import ConnectionRepository
+from shared.storage.repositories.conversations import ConversationRepository
+from shared.storage.repositories.messages import DuplicateSendError, MediaTakenError, MessageRepository, SeqTakenError
 from shared.services.conversations import require_participant
-from shared.timefmt import iso_from_ms, now_ms
+from shared.domain.timefmt import iso_from_ms, now_ms
 
 if TYPE_CHECKING:
     from shared.media.model import Media

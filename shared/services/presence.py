@@ -1,7 +1,7 @@
 """Presence: a user is online while they have a live connection that keeps its heartbeat.
 
 Sources: the connections table (durable: live connections and `last_seen`), and heartbeats in Redis
-(shared/presence.py: `ping` every ~50 s keeps a user fresh for the presence TTL, 90 s by default). Changes are
+(shared/realtime/presence.py: `ping` every ~50 s keeps a user fresh for the presence TTL, 90 s by default). Changes are
 pushed as `presence` events to the users who share a conversation with the user, and only they (and the
 user) may read it. Without Redis, presence follows the connections table alone (a device that vanishes
 without a $disconnect then counts as online until its entry expires).
@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared import limits, validation
-from shared.errors import BadRequestError, NotFoundError, StorageUnavailableError
-from shared.events import presence_data, presence_envelope
+from shared.domain import limits, validation
+from shared.domain.errors import BadRequestError, NotFoundError, StorageUnavailableError
+from shared.realtime.events import presence_data, presence_envelope
 from shared.log import logger
-from shared.presence import PresenceHeartbeats
+from shared.realtime.presence import PresenceHeartbeats
 from shared.services.messaging import MessagingDeps, push_to_users
-from shared.timefmt import now_ms
+from shared.domain.timefmt import now_ms
 
 ONLINE, OFFLINE = "online", "offline"
 

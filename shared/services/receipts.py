@@ -7,11 +7,11 @@ the event log gets the same event from the row's change (append_user_events).
 
 from __future__ import annotations
 
-from shared.concurrency import run_concurrently
-from shared.errors import BadRequestError, ConversationNotFoundError
-from shared.events import receipt_envelope
-from shared.ids import is_conversation_id, parse_message_id
-from shared.models import Conversation
+from shared.realtime.concurrency import run_concurrently
+from shared.domain.errors import BadRequestError, ConversationNotFoundError
+from shared.realtime.events import receipt_envelope
+from shared.domain.ids import is_conversation_id, parse_message_id
+from shared.domain.models import Conversation
 from shared.services.conversations import require_participant
 from shared.services.messaging import MessagingDeps, push_to_users
 

@@ -1,6 +1,6 @@
 """Search over the caller's own messages, and the consumer that keeps each user's index.
 
-The index (shared/search_index.py) is per user and written by ONE consumer per user: `index_user_events`
+The index (shared/storage/search_index.py) is per user and written by ONE consumer per user: `index_user_events`
 runs on the per-user event log's stream, where a user's events arrive in order, one batch at a time (see
 the README's "Search"). An event naming a message (new_message, message_updated) makes the index agree
 with the message as it is now: indexed while the user can see it, removed once it is deleted for everyone
@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from shared import limits
-from shared.concurrency import run_concurrently
-from shared.cursors import decode_cursor, encode_cursor
-from shared.errors import BadRequestError
-from shared.models import Conversation, Message
-from shared.search_index import IndexEntry
+from shared.domain import limits
+from shared.realtime.concurrency import run_concurrently
+from shared.storage.cursors import decode_cursor, encode_cursor
+from shared.domain.errors import BadRequestError
+from shared.domain.models import Conversation, Message
+from shared.storage.search_index import IndexEntry
 
 
 class SearchIndexes(Protocol):

@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from shared import limits, validation
-from shared.cursors import decode_cursor, encode_cursor
-from shared.envelope import encode
-from shared.errors import BadRequestError, ResyncRequiredError
-from shared.events import (
+from shared.domain import limits, validation
+from shared.storage.cursors import decode_cursor, encode_cursor
+from shared.adapters.envelope import encode
+from shared.domain.errors import BadRequestError, ResyncRequiredError
+from shared.realtime.events import (
     MESSAGE_UPDATED,
     NEW_MESSAGE,
     RECEIPT,
@@ -23,9 +23,9 @@ from shared.events import (
     new_message_envelope,
     receipt_envelope,
 )
-from shared.models import LogEvent
-from shared.repositories.event_log import EventLogRepository
-from shared.repositories.messages import MessageRepository
+from shared.domain.models import LogEvent
+from shared.storage.repositories.event_log import EventLogRepository
+from shared.storage.repositories.messages import MessageRepository
 
 _CURSOR_NUMBER = re.compile(r"[0-9]{1,16}")  # ASCII digits: int() takes others (²) and refuses 4,300+ digits
 

@@ -4,10 +4,10 @@ so a lost `stop` costs nothing. Rate limited per user and conversation (Redis; n
 
 from __future__ import annotations
 
-from shared import limits
-from shared.errors import BadRequestError, ConversationNotFoundError
-from shared.events import typing_envelope
-from shared.ratelimit import FixedWindowLimiter
+from shared.domain import limits
+from shared.domain.errors import BadRequestError, ConversationNotFoundError
+from shared.realtime.events import typing_envelope
+from shared.realtime.ratelimit import FixedWindowLimiter
 from shared.services.conversations import require_participant
 from shared.services.messaging import MessagingDeps, push_to_users
 

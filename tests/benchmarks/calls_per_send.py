@@ -36,7 +36,7 @@ class CallCounter:
         self.calls: Counter[tuple[str, str]] = Counter()
         self.attempts: Counter[tuple[str, str]] = Counter()
         self.redis_round_trips = 0
-        # Round trips the request's own thread made (it waits for them), not the I/O pool's (shared/concurrency.py),
+        # Round trips the request's own thread made (it waits for them), not the I/O pool's (shared/realtime/concurrency.py),
         # whose calls go alongside others: what a request waits for before its first push.
         self.redis_waited = 0
         self.before_first_push: dict | None = None  # {"dynamodb": calls, "redis": round trips waited for}

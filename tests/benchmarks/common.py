@@ -150,7 +150,7 @@ class Backend:
         }
 
     def reset_tables(self) -> None:
-        from shared.tables import TABLE_MODELS
+        from shared.storage.tables import TABLE_MODELS
 
         reset_clients()
         urllib.request.urlopen(urllib.request.Request(f"{self.moto_url}/moto-api/reset", method="POST")).read()
@@ -165,10 +165,10 @@ class Backend:
 
 def reset_clients() -> None:
     """Forgets every cached client and configuration, so the next call reads the environment again."""
-    import shared.aws
+    import shared.storage.aws
     from shared import wiring
 
-    shared.aws._session = None  # and the shared session its clients (counting hooks new ones)
+    shared.storage.aws._session = None  # and the shared session its clients (counting hooks new ones)
     wiring.reset()
 
 

@@ -1,4 +1,4 @@
-"""The read caches (shared/repositories/read_cache.py): the first history page and the conversation list,
+"""The read caches (shared/storage/repositories/read_cache.py): the first history page and the conversation list,
 served from Redis vs read from DynamoDB.
 
 The real HTTP handlers run in this process, warm, against a moto server and a real redis-server, one request
@@ -36,7 +36,7 @@ def _measure(result: Result, backend, requests: int, quick: bool) -> None:
     import redis
 
     from functions import list_conversations, list_messages, send_message, start_conversation
-    from shared.repositories.read_cache import history_key, list_key
+    from shared.storage.repositories.read_cache import history_key, list_key
     from tests.support.events import http_event, parse
 
     reset_clients()  # the rate limit setting above

@@ -36,7 +36,7 @@ def _measure(result: Result, backend, sends: int) -> None:
     import redis
 
     from functions import send_message, start_conversation
-    from shared import limits
+    from shared.domain import limits
     from tests.support.events import http_event, parse
 
     redis_pid = redis.Redis.from_url(backend.redis_url).info("server")["process_id"]

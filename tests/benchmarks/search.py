@@ -69,8 +69,8 @@ def _scratch():
 
 
 def _bench(result: Result, count: int, scratch: str, quick: bool) -> None:
-    from shared.repositories.search_indexes import S3SearchIndexes, index_key
-    from shared.search_index import IndexEntry
+    from shared.storage.repositories.search_indexes import S3SearchIndexes, index_key
+    from shared.storage.search_index import IndexEntry
 
     texts, vocabulary = _texts(count)
     base_ms = 1_750_000_000_000

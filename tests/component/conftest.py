@@ -12,7 +12,7 @@ from moto.server import ThreadedMotoServer
 from infra.local import moto_streams
 from infra.local.services import Environment, create_bucket
 from shared import config, wiring
-from shared.tables import TABLE_MODELS
+from shared.storage.tables import TABLE_MODELS
 from tests.conftest import MOTO_PORT
 from tests.support.management_api import RecordingManagementApi
 from tests.support.redis_server import running_redis

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from functions import http_authorizer, ws_authorizer, ws_connect, ws_disconnect
 from shared.auth import mint_token
-from shared.tables import ConnectionRecord
+from shared.storage.tables import ConnectionRecord
 from tests.conftest import TEST_JWT_SECRET
 from tests.support.events import ws_event
 
@@ -79,7 +79,7 @@ def jwks_server():
 def test_rs256_tokens_verify_through_a_jwks_url(jwks_server, monkeypatch):
     from shared.auth import TokenVerifier
     from shared.config import AuthConfig
-    from shared.errors import UnauthorizedError
+    from shared.domain.errors import UnauthorizedError
 
     url, key = jwks_server
     verifier = TokenVerifier(AuthConfig(None, None, url, "https://idp.example", "parley-app"))
@@ -100,7 +100,7 @@ def _authorize(token: str) -> dict:
 
 def test_a_secret_replaced_in_secrets_manager_reaches_a_warm_authorizer(backend, moto_url, monkeypatch):
     from shared import auth, secrets, wiring
-    from shared.aws import botocore_session
+    from shared.storage.aws import botocore_session
 
     secretsmanager = botocore_session().create_client("secretsmanager", endpoint_url=moto_url)
     arn = secretsmanager.create_secret(Name=f"jwt-{time.monotonic_ns()}", SecretString=TEST_JWT_SECRET)["ARN"]

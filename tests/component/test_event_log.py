@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.models import LogEvent
-from shared.repositories.event_log import EventLogRepository
+from shared.domain.models import LogEvent
+from shared.storage.repositories.event_log import EventLogRepository
 
 pytestmark = pytest.mark.component
 

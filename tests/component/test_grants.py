@@ -157,7 +157,7 @@ def _lapse(user: str) -> None:
 
     import redis
 
-    from shared.presence import HEARTBEATS_KEY
+    from shared.realtime.presence import HEARTBEATS_KEY
 
     redis.Redis.from_url(os.environ["REDIS_URL"]).zadd(HEARTBEATS_KEY, {user: 1})
 

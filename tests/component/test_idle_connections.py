@@ -6,7 +6,7 @@ import time
 
 import botocore.endpoint
 
-from shared.tables import ConnectionRecord
+from shared.storage.tables import ConnectionRecord
 from tests.support.calls import connect, start, ws_send
 
 IDLE_USERS = 1_000

@@ -29,9 +29,9 @@ import yarl
 from shared.resources import WEBSOCKET_STAGE
 from infra.local.runtime import IDLE_TIMEOUT_ENV, MAX_CONNECTION_ENV, LocalRuntime, websocket_limits_from_environment
 from infra.local.websocket_api import WebSocketLimits
-from shared import limits
+from shared.domain import limits
 from shared.routes import Route
-from shared.tables import TABLE_MODELS
+from shared.storage.tables import TABLE_MODELS
 
 pytestmark = pytest.mark.component
 

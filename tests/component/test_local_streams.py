@@ -26,7 +26,7 @@ from infra.local.runtime import LocalRuntime
 from infra.local.services import MotoServer
 from infra.local.triggers import TriggerSettings
 from shared.routes import Route
-from shared.stream import StreamRecord, stream_consumer
+from shared.adapters.stream import StreamRecord, stream_consumer
 
 pytestmark = pytest.mark.component
 

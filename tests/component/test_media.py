@@ -13,10 +13,11 @@ import pytest
 from PIL import Image
 
 from functions import start_conversation, ws_connect
-from shared import errors, wiring
+from shared import wiring
+from shared.domain import errors
 from shared.config import media_bucket
 from shared.media import keys
-from shared.repositories.media import MediaRepository
+from shared.storage.repositories.media import MediaRepository
 from tests.support import media_files
 from tests.support.calls import (
     ack,
@@ -140,7 +141,7 @@ def test_only_the_owner_and_the_conversations_participants_get_download_links(me
 
 @pytest.mark.parametrize("media_id", ["not-an-id", "\x00conversation\x00", "01JZZZZZZZZZZZZZZZZZZZZZZZ", "../media"])
 def test_a_download_link_for_anything_but_visible_media_is_the_contracts_404(media_backend, media_id) -> None:
-    # The fuzz tier found this code missing from shared/errors.py, the contract's list of error codes.
+    # The fuzz tier found this code missing from shared/domain/errors.py, the contract's list of error codes.
     status, body = get("alice", media_id)
     assert (status, body) == (404, {"error": {"code": "media_not_found", "message": "media not found"}})
     contract_codes = {c.code for c in vars(errors).values() if isinstance(c, type) and issubclass(c, errors.ParleyError)}

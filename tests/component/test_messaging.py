@@ -7,7 +7,7 @@ import pytest
 import redis
 
 from functions import list_conversations, list_messages, send_message, start_conversation, ws_connect, ws_send_message
-from shared.tables import MessageRecord, SentMessageRecord
+from shared.storage.tables import MessageRecord, SentMessageRecord
 from tests.support.events import http_event, parse, ws_event
 
 pytestmark = pytest.mark.component
@@ -164,7 +164,7 @@ def test_a_connection_that_answers_410_is_forgotten(backend):
     send("alice", conversation_id, "first", client_message_id="1")
     send("alice", conversation_id, "second", client_message_id="2")
     assert [f["data"]["message"]["content"] for f in backend.frames("bob-new")] == ["first", "second"]
-    from shared.tables import ConnectionRecord
+    from shared.storage.tables import ConnectionRecord
 
     assert set(ConnectionRecord.get("bob").connections.as_dict()) == {"bob-new"}
 

@@ -4,8 +4,10 @@ import time
 
 import pytest
 
-from shared import limits, wiring
-from shared.presence import HEARTBEATS_KEY
+from shared import wiring
+
+from shared.domain import limits
+from shared.realtime.presence import HEARTBEATS_KEY
 from tests.support.calls import (
     connect,
     disconnect,

@@ -1,4 +1,4 @@
-"""The read caches (shared/repositories/read_cache.py) with the real handlers, a real Redis and moto: a cached
+"""The read caches (shared/storage/repositories/read_cache.py) with the real handlers, a real Redis and moto: a cached
 history or list is served without DynamoDB's Query, every write path invalidates what it changes, a fill
 racing a write never puts old data back, and with Redis stopped mid-run everything stays correct."""
 
@@ -11,9 +11,9 @@ import time
 import pytest
 
 from shared import wiring
-from shared.errors import StorageUnavailableError
-from shared.repositories.connections import ConnectionRepository
-from shared.repositories.messages import MessageRepository
+from shared.domain.errors import StorageUnavailableError
+from shared.storage.repositories.connections import ConnectionRepository
+from shared.storage.repositories.messages import MessageRepository
 from tests.component.test_redis_breaker import configure, own_redis  # noqa: F401 (a fixture)
 from tests.conftest import DYNAMODB_GRANTS
 from tests.support.calls import (

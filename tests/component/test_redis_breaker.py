@@ -10,7 +10,7 @@ import redis.client
 import redis.connection
 
 from shared import wiring
-from shared.tables import MessageRecord
+from shared.storage.tables import MessageRecord
 from tests.component.test_messaging import send, start
 from tests.support.redis_server import running_redis
 
@@ -120,5 +120,5 @@ def test_once_redis_answers_again_the_breaker_closes_and_rate_limits_return(own_
     statuses = [send("bob", conversation_id, f"b{i}", client_message_id=f"b{i}")[0] for i in range(5)]
 
     assert statuses == [201, 201, 201, 429, 429]
-    # Each send's rate limit, and each stored one's cache invalidation (shared/repositories/read_cache.py).
+    # Each send's rate limit, and each stored one's cache invalidation (shared/storage/repositories/read_cache.py).
     assert not wiring.cache().is_open and len(redis_traffic.operations) - resumed == 5 + 3

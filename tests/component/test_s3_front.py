@@ -12,7 +12,7 @@ import pytest
 import requests
 from aws_lambda_powertools.utilities.parser.models import S3Model
 
-from shared.repositories.media_store import MediaStore
+from shared.storage.repositories.media_store import MediaStore
 from shared.routes import Route
 from tests.support.s3_front import running_s3_front
 

@@ -3,9 +3,9 @@
 import boto3
 import pytest
 
-from shared.repositories import search_indexes
-from shared.repositories.search_indexes import S3SearchIndexes, index_key
-from shared.search_index import IndexEntry
+from shared.storage.repositories import search_indexes
+from shared.storage.repositories.search_indexes import S3SearchIndexes, index_key
+from shared.storage.search_index import IndexEntry
 
 pytestmark = pytest.mark.component
 

@@ -4,8 +4,8 @@ import threading
 
 import pytest
 
-from shared.repositories.messages import MessageRepository
-from shared.tables import EventRecord, UserConversationRecord
+from shared.storage.repositories.messages import MessageRepository
+from shared.storage.tables import EventRecord, UserConversationRecord
 from tests.support.calls import conversations, history, send, start, sync_all
 
 pytestmark = pytest.mark.component
@@ -169,7 +169,7 @@ def test_history_pages_by_seq_with_opaque_cursors(backend):
 def test_a_connection_whose_disconnect_never_came_is_skipped_and_dropped(backend):
     from datetime import datetime, timezone
 
-    from shared.tables import ConnectionRecord
+    from shared.storage.tables import ConnectionRecord
     from tests.support.calls import connect
 
     conversation_id = start("alice", "bob")

@@ -12,10 +12,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from shared import limits, wiring
-from shared.repositories.storage import transaction_connection
+from shared import wiring
+
+from shared.domain import limits
+from shared.storage.repositories.storage import transaction_connection
 from shared.routes import ROUTES
-from shared.tables import TABLE_MODELS, MessageRecord
+from shared.storage.tables import TABLE_MODELS, MessageRecord
 from tests.component.test_messaging import send, start
 
 pytestmark = pytest.mark.component

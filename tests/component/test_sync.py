@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from shared import limits
-from shared.cursors import encode_cursor
-from shared.timefmt import now_ms
+from shared.domain import limits
+from shared.storage.cursors import encode_cursor
+from shared.domain.timefmt import now_ms
 from tests.support.calls import send, start, sync, sync_all, ws_sync_frame
 
 pytestmark = pytest.mark.component

@@ -17,7 +17,7 @@ import pytest
 
 from shared.auth import LOCAL_DEV_SECRET, mint_token
 from shared.routes import HTTP_PREFIX, ROUTES, TRIGGER_ROUTES, Route
-from shared.tables import TABLE_MODELS
+from shared.storage.tables import TABLE_MODELS
 from tests.support.local_runtime import LocalRuntimeProcess, run_local_runtime
 
 FUZZER, PEER = "fuzz-alice", "fuzz-bob"

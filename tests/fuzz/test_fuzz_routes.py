@@ -1,7 +1,7 @@
 """Property-based fuzzing of every route in shared/routes.py against a real `parley local`.
 
 Whatever a client sends: never a 5xx, always JSON, every error the contract's `{"error": {"code",
-"message"}}` with a code from shared/errors.py (an `error` frame on the WebSocket), the socket stays
+"message"}}` with a code from shared/domain/errors.py (an `error` frame on the WebSocket), the socket stays
 open (a ping after every frame gets its pong), every frame answered keeps to the AsyncAPI document
 (shared/contracts/asyncapi.json), and a refused input stores nothing. Routes added to the
 route table are fuzzed without touching this file.
@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared import errors, limits
+from shared.domain import errors, limits
 from shared.auth import LOCAL_DEV_SECRET, mint_token
 from shared.routes import HTTP_ROUTES, WEBSOCKET_ROUTES, Route
 from tests.fuzz.conftest import FUZZER, PEER, REPLY_TIMEOUT_SECONDS, FuzzTarget, writes

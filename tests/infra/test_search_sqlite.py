@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import search_index
+from shared.storage import search_index
 from tests.support.arm64 import ELF_MACHINE_AARCH64, Arm64Python, elf_machine, missing, tool
 
 pytestmark = pytest.mark.infra

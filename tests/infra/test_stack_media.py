@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from shared.media.keys import MEDIA_PREFIX, UPLOADS_PREFIX
-from shared.repositories.media import UNATTACHED_MEDIA_DAYS
-from shared.repositories.media_store import ATTACHED_TAG
+from shared.storage.repositories.media import UNATTACHED_MEDIA_DAYS
+from shared.storage.repositories.media_store import ATTACHED_TAG
 from shared.resources import MEDIA_BUCKET_ENV, MEDIA_CORS_EXPOSE_HEADERS, MEDIA_CORS_METHODS
 from shared.routes import ROUTES
 

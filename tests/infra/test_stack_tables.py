@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.tables import TABLE_MODELS, TTL_ATTRIBUTES, stream_view_type
+from shared.storage.tables import TABLE_MODELS, TTL_ATTRIBUTES, stream_view_type
 
 pytestmark = pytest.mark.infra
 

@@ -11,7 +11,7 @@ import pytest
 from cfnlint.api import lint
 
 from shared.routes import ROUTES, TRIGGER_ROUTES, Route
-from shared.tables import TABLE_MODELS, stream_view_type
+from shared.storage.tables import TABLE_MODELS, stream_view_type
 from tests.infra.conftest import Synth, synthesize
 
 pytestmark = pytest.mark.infra

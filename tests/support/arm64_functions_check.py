@@ -141,7 +141,7 @@ def images(inputs: dict) -> dict:
 
 
 def search_index(inputs: dict) -> dict:
-    from shared.search_index import IndexEntry, SearchIndex, sqlite3
+    from shared.storage.search_index import IndexEntry, SearchIndex, sqlite3
 
     with SearchIndex(":memory:") as index:
         index.add([IndexEntry("dm_a", 1, 1_767_225_600_000, "Rendez-vous au Café Müller"),

@@ -1,7 +1,7 @@
-"""Generates shared/emoji_table.py from the `emoji` package (a dev dependency): every emoji of Unicode's
+"""Generates shared/domain/emoji_table.py from the `emoji` package (a dev dependency): every emoji of Unicode's
 list in each of its spellings, mapped to its fully-qualified form.
 
-    .venv/bin/python -m tests.support.emoji_table      # rewrites shared/emoji_table.py
+    .venv/bin/python -m tests.support.emoji_table      # rewrites shared/domain/emoji_table.py
 
 The functions never import `emoji` (4.5 MB, ~90 ms of import): they get this flat table instead.
 tests/unit/test_emoji.py checks that the file matches the installed package.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-TABLE_PATH = Path(__file__).resolve().parents[2] / "shared" / "emoji_table.py"
+TABLE_PATH = Path(__file__).resolve().parents[2] / "shared" / "domain" / "emoji_table.py"
 # A separator no emoji contains: the table is two long strings split once at import.
 SEPARATOR = " "
 

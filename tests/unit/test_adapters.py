@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from shared import limits
-from shared.errors import BadRequestError, ConflictError, RateLimitedError
-from shared.http import http_endpoint
-from shared.ws import error_frame, ws_endpoint
+from shared.domain import limits
+from shared.domain.errors import BadRequestError, ConflictError, RateLimitedError
+from shared.adapters.http import http_endpoint
+from shared.adapters.ws import error_frame, ws_endpoint
 from tests.support.events import http_event, parse, ws_event
 
 pytestmark = pytest.mark.unit

@@ -6,7 +6,7 @@ import pytest
 from shared import auth
 from shared.auth import TokenVerifier, bearer_token, mint_token
 from shared.config import AuthConfig
-from shared.errors import UnauthorizedError
+from shared.domain.errors import UnauthorizedError
 
 pytestmark = pytest.mark.unit
 

@@ -13,7 +13,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 
-import shared.aws
+import shared.storage.aws
 
 pytestmark = pytest.mark.unit
 
@@ -82,7 +82,7 @@ def _sent(session, service: str, region: str, variant: dict) -> tuple[str, str] 
 def test_every_request_goes_where_botocore_full_data_sends_it(trimmed, service):
     full = botocore.session.Session()
     ours = botocore.session.Session()
-    ours.register_component("data_loader", shared.aws._TrimmedDataLoader(trimmed))
+    ours.register_component("data_loader", shared.storage.aws._TrimmedDataLoader(trimmed))
     for region in REGIONS:
         for variant in VARIANTS:
             expected = _sent(full, service, region, variant)
@@ -93,7 +93,7 @@ def test_every_request_goes_where_botocore_full_data_sends_it(trimmed, service):
 def test_the_models_differ_only_in_documentation(trimmed, service):
     full = botocore.session.Session().get_service_model(service)
     ours = botocore.session.Session()
-    ours.register_component("data_loader", shared.aws._TrimmedDataLoader(trimmed))
+    ours.register_component("data_loader", shared.storage.aws._TrimmedDataLoader(trimmed))
     model = ours.get_service_model(service)
     assert model.api_version == full.api_version and model.metadata == full.metadata
     assert model.operation_names == full.operation_names
@@ -105,7 +105,7 @@ def test_other_services_are_refused_rather_than_guessed(trimmed):
     from botocore.exceptions import UnknownServiceError
 
     ours = botocore.session.Session()
-    ours.register_component("data_loader", shared.aws._TrimmedDataLoader(trimmed))
+    ours.register_component("data_loader", shared.storage.aws._TrimmedDataLoader(trimmed))
     with pytest.raises(UnknownServiceError):
         ours.create_client("sqs", region_name="us-east-1")
 
@@ -119,12 +119,12 @@ def test_every_client_the_code_makes_is_a_trimmed_service():
 def test_a_copy_made_from_another_botocore_version_is_not_used(tmp_path, monkeypatch):
     copy = tmp_path / "parley_botocore_data"
     copy.mkdir()
-    monkeypatch.setattr(shared.aws, "_TRIMMED_DATA", str(copy))
-    assert shared.aws.trimmed_data_path() is None  # none made
+    monkeypatch.setattr(shared.storage.aws, "_TRIMMED_DATA", str(copy))
+    assert shared.storage.aws.trimmed_data_path() is None  # none made
     (copy / "BOTOCORE_VERSION").write_text("1.0.0\n")
-    assert shared.aws.trimmed_data_path() is None
+    assert shared.storage.aws.trimmed_data_path() is None
     (copy / "BOTOCORE_VERSION").write_text(botocore.__version__ + "\n")
-    assert shared.aws.trimmed_data_path() == str(copy)
+    assert shared.storage.aws.trimmed_data_path() == str(copy)
 
 
 def test_in_the_layer_botocores_own_data_trimmed_in_place_is_found(tmp_path, monkeypatch):
@@ -133,9 +133,9 @@ def test_in_the_layer_botocores_own_data_trimmed_in_place_is_found(tmp_path, mon
     in_place = tmp_path / "data"
     in_place.mkdir()
     (in_place / "BOTOCORE_VERSION").write_text(botocore.__version__ + "\n")
-    monkeypatch.setattr(shared.aws, "_TRIMMED_DATA", str(tmp_path / "parley_botocore_data"))
-    monkeypatch.setattr(shared.aws, "_BOTOCORE_DATA", str(in_place))
-    assert shared.aws.trimmed_data_path() == str(in_place)
+    monkeypatch.setattr(shared.storage.aws, "_TRIMMED_DATA", str(tmp_path / "parley_botocore_data"))
+    monkeypatch.setattr(shared.storage.aws, "_BOTOCORE_DATA", str(in_place))
+    assert shared.storage.aws.trimmed_data_path() == str(in_place)
 
 
 def test_the_layer_replaces_its_botocore_data_with_the_trimmed_copy(tmp_path):

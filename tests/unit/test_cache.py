@@ -1,11 +1,11 @@
-"""The Redis circuit breaker (shared/cache.py): open after a failure, skip while open, one trial after."""
+"""The Redis circuit breaker (shared/storage/cache.py): open after a failure, skip while open, one trial after."""
 
 import threading
 
 import pytest
 import redis.exceptions
 
-from shared.cache import Cache
+from shared.storage.cache import Cache
 
 pytestmark = pytest.mark.unit
 
@@ -109,14 +109,14 @@ def test_errors_that_are_not_redis_failures_propagate_and_leave_the_breaker_clos
 
 
 def test_the_redis_client_loads_without_redis_pys_asyncio_half_and_the_rest_stays_reachable():
-    """shared.cache defers redis-py's package __init__ (a fresh process: this one imported redis already)."""
+    """shared.storage.cache defers redis-py's package __init__ (a fresh process: this one imported redis already)."""
     import subprocess
     import sys
     from pathlib import Path
 
     code = """
 import sys
-from shared.cache import redis_client
+from shared.storage.cache import redis_client
 client = redis_client("redis://127.0.0.1:1", 0.1)
 assert "redis.asyncio" not in sys.modules and "redis.cluster" not in sys.modules, "loaded at once"
 import redis

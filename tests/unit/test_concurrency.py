@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from shared.concurrency import run_concurrently
+from shared.realtime.concurrency import run_concurrently
 
 pytestmark = pytest.mark.unit
 

@@ -9,12 +9,12 @@ import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_openapi
 
-from shared import errors
+from shared.domain import errors
 from shared.contracts import generate
 from shared.contracts.schemas import COMPONENTS, SERVER_EVENTS, WS_ACTIONS
-from shared.envelope import envelope
-from shared.errors import RateLimitedError
-from shared.events import (
+from shared.adapters.envelope import envelope
+from shared.domain.errors import RateLimitedError
+from shared.realtime.events import (
     media_envelope,
     message_ack_envelope,
     message_updated_envelope,
@@ -24,13 +24,13 @@ from shared.events import (
     sync_envelope,
     typing_envelope,
 )
-from shared.errors import BadRequestError
-from shared.ids import direct_conversation_id
+from shared.domain.errors import BadRequestError
+from shared.domain.ids import direct_conversation_id
 from shared.media.model import Media, StoredRendition
-from shared.models import Conversation, LastMessagePreview, Message, ReplyPreview
+from shared.domain.models import Conversation, LastMessagePreview, Message, ReplyPreview
 from shared.routes import HTTP_ROUTES, WEBSOCKET_ROUTES
 from shared.services.messaging import SendMessageRequest
-from shared.ws import error_frame
+from shared.adapters.ws import error_frame
 from tests.support.contracts import (
     ContractViolation,
     document,

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.emoji import qualified_emoji, reaction_emoji
-from shared.errors import BadRequestError
+from shared.domain.emoji import qualified_emoji, reaction_emoji
+from shared.domain.errors import BadRequestError
 from tests.support import emoji_table
 
 pytestmark = pytest.mark.unit

@@ -1,6 +1,6 @@
 import pytest
 
-from shared.ids import direct_conversation_id, is_conversation_id, is_sortable_id, new_sortable_id
+from shared.domain.ids import direct_conversation_id, is_conversation_id, is_sortable_id, new_sortable_id
 
 pytestmark = pytest.mark.unit
 

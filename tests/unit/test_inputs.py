@@ -2,9 +2,9 @@
 
 import pytest
 
-from shared import limits
-from shared.cursors import decode_cursor, encode_cursor, page_size
-from shared.errors import BadRequestError
+from shared.domain import limits
+from shared.storage.cursors import decode_cursor, encode_cursor, page_size
+from shared.domain.errors import BadRequestError
 from shared.services.messaging import SendMessageRequest
 from shared.services.sync import sync, sync_limit
 

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from shared.errors import BadRequestError, PayloadTooLargeError
+from shared.domain.errors import BadRequestError, PayloadTooLargeError
 from shared.media.audio import inspect_audio
 from shared.media.files import check_file
 from shared.media.policy import MediaRejected, UploadRequest

@@ -4,7 +4,7 @@ import contextlib
 
 import pytest
 
-from shared.models import Conversation, Message, ReplyPreview
+from shared.domain.models import Conversation, Message, ReplyPreview
 from shared.services.event_log import events_for_change, on_message_changed
 from shared.services.search import MessageEvent, SearchDeps, index_user_events
 

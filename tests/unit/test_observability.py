@@ -8,11 +8,11 @@ import json
 
 import pytest
 
-from shared.errors import StorageUnavailableError
+from shared.domain.errors import StorageUnavailableError
 from shared.log import logger
 from shared.observability import identify, lambda_handler
 from shared.routes import ROUTES
-from shared.ws import WsRequest, ws_endpoint
+from shared.adapters.ws import WsRequest, ws_endpoint
 from tests.support.events import ws_event
 
 pytestmark = pytest.mark.unit

@@ -47,7 +47,7 @@ def test_aws_requests_carry_powertools_user_agent_once_though_powertools_loads_a
     out = _fresh_process("""
 import sys
 from botocore.awsrequest import AWSResponse
-from shared.aws import botocore_session
+from shared.storage.aws import botocore_session
 client = botocore_session().create_client("dynamodb", "us-east-1", endpoint_url="http://127.0.0.1:9")
 agents = []
 class Raw:
@@ -68,12 +68,12 @@ print(agents[0])
 
 
 def test_the_shared_botocore_session_calls_botocores_own_handlers_for_every_operation_of_parleys_services():
-    """shared/aws.py registers botocore's built-in handlers for the trimmed data's services only: for any
+    """shared/storage/aws.py registers botocore's built-in handlers for the trimmed data's services only: for any
     event of theirs, the same handlers, in the same order, as a session of botocore's own."""
     import botocore.handlers
     import botocore.session
 
-    from shared.aws import _SharedSession, _trimmed_services, trimmed_data_path
+    from shared.storage.aws import _SharedSession, _trimmed_services, trimmed_data_path
 
     path = trimmed_data_path()
     if path is None:
@@ -96,10 +96,10 @@ def test_the_shared_botocore_session_calls_botocores_own_handlers_for_every_oper
 
 
 def test_the_trimmed_data_loads_as_botocore_would_load_it():
-    """shared/aws.py parses botocore's data into plain dicts (faster): the same data, in the same order."""
+    """shared/storage/aws.py parses botocore's data into plain dicts (faster): the same data, in the same order."""
     import botocore.loaders
 
-    from shared.aws import _TrimmedDataLoader, trimmed_data_path
+    from shared.storage.aws import _TrimmedDataLoader, trimmed_data_path
 
     path = trimmed_data_path()
     if path is None:

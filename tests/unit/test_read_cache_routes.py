@@ -1,5 +1,5 @@
 """Every route that writes messages or conversation rows can reach Redis, to invalidate the read caches
-(shared/repositories/read_cache.py): a writer without Redis would leave a cached list or history stale."""
+(shared/storage/repositories/read_cache.py): a writer without Redis would leave a cached list or history stale."""
 
 import pytest
 

@@ -19,7 +19,7 @@ def test_names_and_keys_are_unique():
 
 @pytest.mark.parametrize("route", [r for r in TRIGGER_ROUTES if r.api == "stream"], ids=lambda r: r.name)
 def test_a_stream_route_consumes_a_table_whose_model_declares_its_stream(route):
-    from shared.tables import TABLE_MODELS
+    from shared.storage.tables import TABLE_MODELS
 
     assert route.key in TABLE_MODELS
     # The one source of the stream: the CDK stack and the local runtime both create it from the model.
@@ -66,7 +66,7 @@ def test_only_the_search_functions_load_sqlite():
 
     others = [r.handler.rsplit(".", 1)[0] for r in ROUTES if r.search_indexes is None]
     script = f"import importlib, sys; [importlib.import_module(m) for m in {others!r}]; " + (
-        "print(sorted(m for m in sys.modules if m in ('sqlean', 'sqlite3', 'shared.search_index')))"
+        "print(sorted(m for m in sys.modules if m in ('sqlean', 'sqlite3', 'shared.storage.search_index')))"
     )
     loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"

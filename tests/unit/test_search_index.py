@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.search_index import IndexEntry, SearchIndex, match_expression, query_terms
+from shared.storage.search_index import IndexEntry, SearchIndex, match_expression, query_terms
 
 pytestmark = pytest.mark.unit
 
@@ -172,7 +172,7 @@ def test_string_module_punctuation_alone_finds_nothing(index):
 
 
 def test_the_index_runs_on_sqleans_sqlite_with_its_extensions_off():
-    import shared.search_index as module
+    import shared.storage.search_index as module
 
     assert module.sqlite3.__name__ == "sqlean"  # the build the layer ships, FTS5 compiled in
     db = module.sqlite3.connect(":memory:")
@@ -183,7 +183,7 @@ def test_the_index_runs_on_sqleans_sqlite_with_its_extensions_off():
 def test_a_sqlite_without_fts5_fails_at_import_with_the_reason():
     import sqlite3
 
-    from shared.search_index import SqliteWithoutFts5Error, require_fts5
+    from shared.storage.search_index import SqliteWithoutFts5Error, require_fts5
 
     class WithoutFts5:  # what a SQLite built without FTS5 answers
         __name__, sqlite_version, Error = "sqlite3", "3.7.17", sqlite3.Error

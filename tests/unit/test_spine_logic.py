@@ -2,8 +2,8 @@
 
 import pytest
 
-from shared.ids import MAX_SEQ, message_id, parse_message_id
-from shared.models import Conversation
+from shared.domain.ids import MAX_SEQ, message_id, parse_message_id
+from shared.domain.models import Conversation
 from shared.services.event_log import events_for_change
 
 pytestmark = pytest.mark.unit

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from shared.stream import StreamRecord, stream_consumer
+from shared.adapters.stream import StreamRecord, stream_consumer
 from tests.support.events import stream_record
 
 pytestmark = pytest.mark.unit
@@ -72,7 +72,7 @@ def test_an_empty_batch_succeeds():
 
 
 def test_a_batch_consumer_gets_every_record_and_resumes_where_it_says():
-    from shared.stream import stream_batch_consumer
+    from shared.adapters.stream import stream_batch_consumer
 
     batches = []
 
@@ -88,7 +88,7 @@ def test_a_batch_consumer_gets_every_record_and_resumes_where_it_says():
 
 
 def test_a_batch_consumer_that_raises_gets_the_whole_batch_again():
-    from shared.stream import stream_batch_consumer
+    from shared.adapters.stream import stream_batch_consumer
 
     def process(records):
         raise RuntimeError("S3 down")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from shared import limits
+from shared.domain import limits
 from shared.routes import ROUTES
 
 pytestmark = pytest.mark.unit
@@ -21,14 +21,14 @@ def _assert_uses_the_storage_budget(botocore_client) -> None:
 
 
 def test_every_table_model_uses_the_storage_budget():
-    from shared.tables import TABLE_MODELS
+    from shared.storage.tables import TABLE_MODELS
 
     for model in TABLE_MODELS.values():
         _assert_uses_the_storage_budget(model._get_connection().connection.client)
 
 
 def test_the_transaction_connection_uses_the_storage_budget():
-    from shared.repositories.storage import transaction_connection
+    from shared.storage.repositories.storage import transaction_connection
 
     _assert_uses_the_storage_budget(transaction_connection().client)
 

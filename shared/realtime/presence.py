@@ -3,7 +3,7 @@ heartbeat ($connect or `ping`). A user whose heartbeat is older than the presenc
 devices vanished without a $disconnect); the presence sweeper pops them and tells their peers.
 
 One key, so every command is single-key (ElastiCache Serverless). With Redis absent or failing (the
-breaker in shared/cache.py is open), every call answers its neutral default: presence then follows the
+breaker in shared/storage/cache.py is open), every call answers its neutral default: presence then follows the
 connections table alone.
 """
 
@@ -22,7 +22,7 @@ return found
 
 class PresenceHeartbeats:
     def __init__(self, cache, ttl_seconds: int):
-        self._cache = cache  # shared.cache.Cache, or None without Redis
+        self._cache = cache  # shared.storage.cache.Cache, or None without Redis
         self._ttl_ms = ttl_seconds * 1000
 
     def beat(self, user_id: str, now_ms: int) -> bool:

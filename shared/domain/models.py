@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from shared.ids import message_id
+from shared.domain.ids import message_id
 
 MESSAGE_TYPES = ("text", "image", "audio", "file")
 MEDIA_MESSAGE_TYPES = ("image", "audio", "file")  # each carries one uploaded media item (shared/media)
@@ -194,7 +194,7 @@ class Page:
 
 @dataclass(frozen=True)
 class LogEvent:
-    """An entry of a user's event log (shared/events.py builds its envelope); seq 0 until appended."""
+    """An entry of a user's event log (shared/realtime/events.py builds its envelope); seq 0 until appended."""
 
     event_id: str
     type: str

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.cursors import decode_cursor, encode_cursor
-from shared.errors import BadRequestError
-from shared.models import Page
-from shared.repositories.storage import storage_call
-from shared.tables import StarRecord
+from shared.storage.cursors import decode_cursor, encode_cursor
+from shared.domain.errors import BadRequestError
+from shared.domain.models import Page
+from shared.storage.repositories.storage import storage_call
+from shared.storage.tables import StarRecord
 
 
 @dataclass(frozen=True)

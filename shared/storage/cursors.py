@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import json
 
-from shared import limits, validation
-from shared.errors import BadRequestError
+from shared.domain import limits, validation
+from shared.domain.errors import BadRequestError
 
 
 def encode_cursor(position: dict[str, str]) -> str:

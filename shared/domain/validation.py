@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from shared import limits
-from shared.errors import BadRequestError
+from shared.domain import limits
+from shared.domain.errors import BadRequestError
 
 CLIENT_MESSAGE_ID = re.compile(r"[A-Za-z0-9._:\-]+")  # shared/contracts/schemas.py quotes it
 # ASCII digits only: str.isdigit() and int() also take superscripts, other scripts' digits, "_" and spaces.
@@ -40,7 +40,7 @@ def client_message_id(value: object) -> str:
 
 def media_id(value: object) -> str:
     """The id an upload grant returned (a ULID)."""
-    from shared.ids import is_sortable_id
+    from shared.domain.ids import is_sortable_id
 
     if not isinstance(value, str) or not is_sortable_id(value):
         raise BadRequestError("media_id must be the id an upload grant returned")

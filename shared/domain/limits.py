@@ -15,7 +15,7 @@ DEFAULT_SEND_RATE_LIMIT_PER_MINUTE = 120  # per user, across devices; 0 turns th
 DEFAULT_REDIS_TIMEOUT_SECONDS = 0.5
 DEFAULT_REDIS_BREAKER_SECONDS = 5.0
 
-# Every DynamoDB call (each model's Meta in shared/tables.py, and the transaction connection) tries at most
+# Every DynamoDB call (each model's Meta in shared/storage/tables.py, and the transaction connection) tries at most
 # 1 + STORAGE_RETRY_ATTEMPTS times, each bounded by the connect and read timeouts, with botocore's backoff
 # between tries (under a second for the first retry, throttling included). So a stalled call ends as the
 # contract's 503 after STORAGE_CALL_MAX_SECONDS, which must leave every function that reaches a table at

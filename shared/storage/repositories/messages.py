@@ -8,20 +8,20 @@ from dataclasses import replace
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from shared.cursors import decode_cursor, encode_cursor
-from shared.errors import BadRequestError
-from shared.ids import MAX_SEQ
-from shared.models import LastMessagePreview, Message, Page, ReplyPreview
-from shared.repositories.storage import (
+from shared.storage.cursors import decode_cursor, encode_cursor
+from shared.domain.errors import BadRequestError
+from shared.domain.ids import MAX_SEQ
+from shared.domain.models import LastMessagePreview, Message, Page, ReplyPreview
+from shared.storage.repositories.storage import (
     cancellation_codes,
     is_conditional_failure,
     retry_transaction,
     storage_call,
     transaction_connection,
 )
-from shared.repositories.conversations import last_message_record
-from shared.repositories.read_cache import HISTORY_CACHED, PendingInvalidation, ReadCache
-from shared.tables import MessageRecord, ReplyTo, SentMessageRecord, StarRecord, UserConversationRecord
+from shared.storage.repositories.conversations import last_message_record
+from shared.storage.repositories.read_cache import HISTORY_CACHED, PendingInvalidation, ReadCache
+from shared.storage.tables import MessageRecord, ReplyTo, SentMessageRecord, StarRecord, UserConversationRecord
 
 _CONDITION_FAILED = "ConditionalCheckFailed"
 
@@ -50,7 +50,7 @@ _SEQ_CACHE_SIZE = 10_000
 class MessageRepository:
     def __init__(self, read_cache: ReadCache | None = None):
         self._newest_seen: dict[str, int] = {}
-        # A write to messages invalidates msg:conv:{conversation} (shared/repositories/read_cache.py).
+        # A write to messages invalidates msg:conv:{conversation} (shared/storage/repositories/read_cache.py).
         self.read_cache = read_cache or ReadCache(None)
 
     def next_seq(self, conversation_id: str, *, refresh: bool = False) -> int:
@@ -86,7 +86,7 @@ class MessageRepository:
         """ONE transaction: the message at its seq, the claim on (sender, client_message_id), and the sender's
         own conversation row moved to it (read-your-writes: the sender's list moves with the store).
 
-        A media message's transaction also binds its media to it (shared/repositories/media.py attach_in), so
+        A media message's transaction also binds its media to it (shared/storage/repositories/media.py attach_in), so
         media is held by one message at most; a text message's has these three items only.
 
         The row needs no "forward only" condition: message n+1 can only commit once n exists, so rows are
@@ -118,7 +118,7 @@ class MessageRepository:
         ]
 
         if message.media_ids:
-            from shared.repositories.media import attach_in  # media messages only: text sends import less
+            from shared.storage.repositories.media import attach_in  # media messages only: text sends import less
 
         def write():
             with TransactWrite(connection=transaction_connection()) as tx:

@@ -3,7 +3,7 @@
 Routes configured to return a response send the handler's body to the calling connection, so a
 failed action answers with an `error` frame and the connection stays open (the status is always 200:
 anything else would only be logged by API Gateway, never seen by the client). Parsing, the caller's id
-and error mapping are shared/adapter.py, the core it shares with the HTTP adapter.
+and error mapping are shared/adapters/core.py, the core it shares with the HTTP adapter.
 """
 
 from __future__ import annotations
@@ -12,9 +12,13 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from shared import adapter, limits, metrics
-from shared.envelope import encode, envelope
-from shared.errors import ParleyError
+from shared import metrics
+
+from shared.adapters import core
+
+from shared.domain import limits
+from shared.adapters.envelope import encode, envelope
+from shared.domain.errors import ParleyError
 from shared.observability import lambda_handler
 
 
@@ -28,13 +32,13 @@ class WsRequest:
 def caller_id(event: dict) -> str:
     """API Gateway passes the $connect authorizer's context with every later message of the connection."""
     authorizer = (event.get("requestContext") or {}).get("authorizer")
-    return adapter.caller_id(authorizer, "connection is not authenticated", fallback_key="principalId")
+    return core.caller_id(authorizer, "connection is not authenticated", fallback_key="principalId")
 
 
 def parse_body(raw: str | None) -> dict:
     if raw is None:
         return {}
-    return adapter.json_object(raw, max_bytes=limits.WS_MAX_FRAME_BYTES, what="frame")
+    return core.json_object(raw, max_bytes=limits.WS_MAX_FRAME_BYTES, what="frame")
 
 
 def frame_response(frame: dict | None) -> dict:
@@ -52,7 +56,7 @@ def error_frame(error: ParleyError, body: dict) -> dict:
     # Echo what lets the client match the error to what it sent.
     for key in ("action", "client_message_id", "request_id"):
         value = body.get(key)
-        if isinstance(value, str) and adapter.is_valid_text(value[:128]):
+        if isinstance(value, str) and core.is_valid_text(value[:128]):
             data[key] = value[:128]
     return envelope("error", data)
 
@@ -71,6 +75,6 @@ def ws_endpoint(func: Callable[[WsRequest], dict | None]) -> Callable[[dict, obj
             )
             return frame_response(func(request))
         except Exception as error:
-            return frame_response(error_frame(adapter.as_parley_error(error), body))
+            return frame_response(error_frame(core.as_parley_error(error), body))
 
     return handler

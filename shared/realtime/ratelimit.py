@@ -1,6 +1,6 @@
 """Rate limits in Redis (fixed windows): sends per user, typing frames per user and conversation.
 
-Redis is optional: with no Redis, or while it fails (shared/cache.py's breaker is open), nothing is
+Redis is optional: with no Redis, or while it fails (shared/storage/cache.py's breaker is open), nothing is
 limited; a limiter must never be the reason a message is lost or slowed down.
 """
 
@@ -9,8 +9,10 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
-from shared import limits, metrics
-from shared.errors import RateLimitedError
+from shared import metrics
+
+from shared.domain import limits
+from shared.domain.errors import RateLimitedError
 
 WINDOW_SECONDS = 60
 
@@ -29,7 +31,7 @@ class FixedWindowLimiter:
     """At most `limit` hits per `window_seconds` for each key; one Redis round trip per check."""
 
     def __init__(self, cache, *, name: str, limit: int, window_seconds: int, clock=time.time):
-        self._cache = cache  # shared.cache.Cache, or None: no limit
+        self._cache = cache  # shared.storage.cache.Cache, or None: no limit
         self._name = name
         self._limit = limit
         self._window = window_seconds

@@ -5,19 +5,19 @@ from __future__ import annotations
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from shared.cursors import decode_cursor, encode_cursor
-from shared import limits
-from shared.ids import direct_conversation_id
-from shared.models import Conversation, LastMessagePreview, Page
-from shared.repositories.read_cache import LIST_CACHED, ReadCache
-from shared.repositories.storage import (
+from shared.storage.cursors import decode_cursor, encode_cursor
+from shared.domain import limits
+from shared.domain.ids import direct_conversation_id
+from shared.domain.models import Conversation, LastMessagePreview, Page
+from shared.storage.repositories.read_cache import LIST_CACHED, ReadCache
+from shared.storage.repositories.storage import (
     cancellation_codes,
     is_conditional_failure,
     retry_transaction,
     storage_call,
     transaction_connection,
 )
-from shared.tables import ConversationRecord, LastMessage, MessageVersion, UserConversationRecord
+from shared.storage.tables import ConversationRecord, LastMessage, MessageVersion, UserConversationRecord
 
 Row = UserConversationRecord
 
@@ -29,7 +29,7 @@ _PARTICIPANTS_CACHE_SIZE = 10_000
 class ConversationRepository:
     def __init__(self, read_cache: ReadCache | None = None):
         self._participants: dict[str, frozenset[str]] = {}
-        # Every row write below invalidates the users' cached lists (shared/repositories/read_cache.py).
+        # Every row write below invalidates the users' cached lists (shared/storage/repositories/read_cache.py).
         self.read_cache = read_cache or ReadCache(None)
 
     def participants(self, conversation_id: str) -> frozenset[str] | None:

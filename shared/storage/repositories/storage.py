@@ -10,10 +10,10 @@ import time
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 
-from shared import limits
+from shared.domain import limits
 from shared.config import aws_region
 
-from shared.errors import StorageUnavailableError
+from shared.domain.errors import StorageUnavailableError
 from shared.log import logger
 
 

@@ -4,7 +4,7 @@ The CDK stack builds its tables from these models and the local runtime creates 
 classes; tests check that the synthesized template matches.
 
 Access patterns (all Query or GetItem, never Scan):
-- the 1-on-1 of two users: conversations, by a deterministic id (shared/ids.py);
+- the 1-on-1 of two users: conversations, by a deterministic id (shared/domain/ids.py);
 - a conversation's messages newest first, or one by id: messages (conversation_id, seq);
 - a send's idempotency claim: sent_messages (sender_id, client_message_id);
 - a user's conversations by last activity: user_conversations (user_id, conversation_id), all of the user's
@@ -30,8 +30,8 @@ from pynamodb.attributes import (
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
-from shared import limits
-from shared.aws import share_session_with_pynamodb
+from shared.domain import limits
+from shared.storage.aws import share_session_with_pynamodb
 from shared.config import aws_region, table_name
 
 share_session_with_pynamodb()
@@ -43,7 +43,7 @@ STREAMED = "NEW_AND_OLD_IMAGES"
 class _Meta:
     region = aws_region()
     billing_mode = "PAY_PER_REQUEST"
-    # The storage time budget (shared/limits.py): a stalled call fails as a 503 before the function times out.
+    # The storage time budget (shared/domain/limits.py): a stalled call fails as a 503 before the function times out.
     connect_timeout_seconds = limits.STORAGE_CONNECT_TIMEOUT_SECONDS
     read_timeout_seconds = limits.STORAGE_READ_TIMEOUT_SECONDS
     max_retry_attempts = limits.STORAGE_RETRY_ATTEMPTS

@@ -1,7 +1,7 @@
 """Reactions take exactly one emoji: one entry of Unicode's emoji list (skin tones, ZWJ sequences, flags,
 keycaps included), spelled with or without its variation selectors, and nothing else.
 
-A dictionary lookup in a generated table (shared/emoji_table.py) rather than a grammar: the grammar of
+A dictionary lookup in a generated table (shared/domain/emoji_table.py) rather than a grammar: the grammar of
 emoji sequences also admits strings no platform draws as one emoji (an unlisted ZWJ pair, two regional
 indicators that name no country). Emoji added to Unicode after the table was generated are refused until
 it is regenerated (tests/support/emoji_table.py).
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 
-from shared.errors import BadRequestError
+from shared.domain.errors import BadRequestError
 
 # The longest listed emoji (a kiss with two skin tones) has 10 code points; anything longer is refused
 # before a lookup.
@@ -21,7 +21,7 @@ MAX_EMOJI_CODE_POINTS = 16
 @functools.cache
 def _qualified_forms() -> dict[str, str]:
     """Every accepted spelling -> its fully-qualified form (built on first use: ~1 ms)."""
-    from shared.emoji_table import FULLY_QUALIFIED, OTHER_FORMS, OTHER_FORMS_QUALIFIED
+    from shared.domain.emoji_table import FULLY_QUALIFIED, OTHER_FORMS, OTHER_FORMS_QUALIFIED
 
     fully = FULLY_QUALIFIED.split(" ")
     forms = dict(zip(fully, fully, strict=True))

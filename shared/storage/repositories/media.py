@@ -8,8 +8,8 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from shared.media.model import Media, StoredRendition
-from shared.repositories.storage import is_conditional_failure, storage_call
-from shared.tables import MediaRecord
+from shared.storage.repositories.storage import is_conditional_failure, storage_call
+from shared.storage.tables import MediaRecord
 
 # Uploads never attached to a message are forgotten after this long (the bucket's lifecycle rule expires
 # their objects after the same number of days: infra/constructs/media.py reads it).

@@ -10,9 +10,9 @@ from datetime import datetime, timezone
 from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.condition import size
 
-from shared import limits
-from shared.repositories.storage import is_conditional_failure, storage_call
-from shared.tables import ConnectionRecord
+from shared.domain import limits
+from shared.storage.repositories.storage import is_conditional_failure, storage_call
+from shared.storage.tables import ConnectionRecord
 
 # Kept a little past API Gateway's 2-hour maximum; past it an entry is ignored and removed (a lost $disconnect).
 ENTRY_LIFETIME_SECONDS = limits.WS_MAX_CONNECTION_SECONDS + 600

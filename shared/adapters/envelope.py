@@ -2,15 +2,15 @@
 
 {"id": "…", "type": "new_message", "channel": "messaging", "conversation_id": "…", "data": {…}, "timestamp": 1699000000}
 
-Events a user can also get from sync carry stable ids (shared/events.py); other frames a fresh one.
+Events a user can also get from sync carry stable ids (shared/realtime/events.py); other frames a fresh one.
 """
 
 from __future__ import annotations
 
 import time
 
-from shared.adapter import dump_json
-from shared.ids import new_sortable_id
+from shared.adapters.core import dump_json
+from shared.domain.ids import new_sortable_id
 
 
 def envelope(

@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from shared.errors import StorageUnavailableError
+from shared.domain.errors import StorageUnavailableError
 from shared.log import logger
 
 ATTACHED_TAG = "parley-attached"  # "no" until a message holds the media; the lifecycle rule expires "no"
@@ -108,7 +108,7 @@ class MediaStore:
             if self._client is None:
                 from botocore.config import Config
 
-                from shared.aws import botocore_session
+                from shared.storage.aws import botocore_session
 
                 self._client = botocore_session().create_client(
                     "s3",

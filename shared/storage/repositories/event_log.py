@@ -11,10 +11,10 @@ from datetime import datetime, timedelta, timezone
 
 from pynamodb.exceptions import PutError
 
-from shared import limits
-from shared.models import LogEvent
-from shared.repositories.storage import is_conditional_failure, storage_call
-from shared.tables import EventRecord
+from shared.domain import limits
+from shared.domain.models import LogEvent
+from shared.storage.repositories.storage import is_conditional_failure, storage_call
+from shared.storage.tables import EventRecord
 
 # How far back an append looks for events it already wrote, beyond the events it is given. A user's events
 # from one batch are appended together by the log's only writer, and a batch comes again only from a

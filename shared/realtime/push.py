@@ -8,8 +8,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from shared import limits, metrics
-from shared.concurrency import IO_CONCURRENCY, run_concurrently
+from shared import metrics
+
+from shared.domain import limits
+from shared.realtime.concurrency import IO_CONCURRENCY, run_concurrently
 from shared.log import logger
 
 
@@ -41,7 +43,7 @@ class ManagementApiPusher:
             if self._client is None:
                 from botocore.config import Config
 
-                from shared.aws import botocore_session
+                from shared.storage.aws import botocore_session
 
                 self._client = botocore_session().create_client(
                     "apigatewaymanagementapi",

@@ -8,7 +8,7 @@ order, and after the route's retries the batch goes to the dead-letter destinati
 therefore be idempotent: a redelivered record changes nothing twice.
 
     # functions/on_message_stored.py
-    from shared.stream import StreamRecord, stream_consumer
+    from shared.adapters.stream import StreamRecord, stream_consumer
     from shared import wiring
 
     def process(record: StreamRecord) -> None:

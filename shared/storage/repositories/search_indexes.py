@@ -28,8 +28,8 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from shared.errors import StorageUnavailableError
-from shared.search_index import IndexEntry, SearchHit, SearchIndex
+from shared.domain.errors import StorageUnavailableError
+from shared.storage.search_index import IndexEntry, SearchHit, SearchIndex
 
 KEY_PREFIX = "search/v1/"
 SEGMENTS = ("recent", "main")
@@ -209,7 +209,7 @@ class S3SearchIndexes:
             if self._client is None:
                 from botocore.config import Config
 
-                from shared.aws import botocore_session
+                from shared.storage.aws import botocore_session
                 from shared.config import aws_region
 
                 self._client = botocore_session().create_client(

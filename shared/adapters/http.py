@@ -2,7 +2,7 @@
 
 `http_endpoint` wraps a function `(request) -> (status, body)`: it authenticates the caller through the
 authorizer's context, turns ParleyErrors into the contract's error JSON and anything else into a logged 500
-(shared/adapter.py, the core it shares with the WebSocket adapter).
+(shared/adapters/core.py, the core it shares with the WebSocket adapter).
 """
 
 from __future__ import annotations
@@ -12,8 +12,12 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from shared import adapter, limits, metrics
-from shared.errors import BadRequestError, ParleyError
+from shared import metrics
+
+from shared.adapters import core
+
+from shared.domain import limits
+from shared.domain.errors import BadRequestError, ParleyError
 from shared.observability import lambda_handler
 
 JSON_HEADERS = {"content-type": "application/json; charset=utf-8", "cache-control": "no-store"}
@@ -29,13 +33,13 @@ class HttpRequest:
     def json_body(self) -> dict:
         if not self.raw_body:
             raise BadRequestError("request body must be a JSON object")
-        return adapter.json_object(self.raw_body, max_bytes=limits.MAX_HTTP_BODY_BYTES, what="request body")
+        return core.json_object(self.raw_body, max_bytes=limits.MAX_HTTP_BODY_BYTES, what="request body")
 
 
 def caller_id(event: dict) -> str:
     """The user id the HTTP authorizer resolved, or a 401 with the reason it gave."""
     context = ((event.get("requestContext") or {}).get("authorizer") or {}).get("lambda") or {}
-    return adapter.caller_id(context, context.get("auth_error") or "missing or invalid token")
+    return core.caller_id(context, context.get("auth_error") or "missing or invalid token")
 
 
 def _parameters(values: dict | None, where: str) -> dict[str, str]:
@@ -43,7 +47,7 @@ def _parameters(values: dict | None, where: str) -> dict[str, str]:
     into U+FFFD), so two different raw ids can never name the same thing."""
     values = values or {}
     for value in values.values():
-        if "\ufffd" in value or not adapter.is_valid_text(value):
+        if "\ufffd" in value or not core.is_valid_text(value):
             raise BadRequestError(f"the {where} is not valid UTF-8 text")
     return values
 
@@ -69,7 +73,7 @@ def json_response(status: int, body: dict | None, headers: dict | None = None) -
     return {
         "statusCode": status,
         "headers": {**JSON_HEADERS, **(headers or {})},
-        "body": adapter.dump_json(body),
+        "body": core.dump_json(body),
     }
 
 
@@ -88,7 +92,7 @@ def http_endpoint(func: Callable[[HttpRequest], tuple[int, dict | None]]) -> Cal
             status, body = func(parse_request(event))
             return json_response(status, body)
         except Exception as error:
-            parley_error = adapter.as_parley_error(error)
+            parley_error = core.as_parley_error(error)
             metrics.count_error("http", parley_error.code)
             return error_response(parley_error)
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 
-from shared import limits
-from shared.errors import BadRequestError, ParleyError, PayloadTooLargeError, UnauthorizedError
+from shared.domain import limits
+from shared.domain.errors import BadRequestError, ParleyError, PayloadTooLargeError, UnauthorizedError
 from shared.log import logger
 from shared.observability import identify
 

@@ -29,7 +29,7 @@ Per-user derived fields (a message's status, hidden-for-me, starred) are not cac
 the messages as stored (with who hid or starred each), and the history route applies the caller's row (read
 on every request) and the caller's id to them.
 
-Without Redis (absent, or its breaker open, shared/cache.py) every read goes to DynamoDB. An invalidation
+Without Redis (absent, or its breaker open, shared/storage/cache.py) every read goes to DynamoDB. An invalidation
 that cannot reach Redis (down, or skipped while the breaker is open) is kept by the instance and sent before
 its next use of the caches, so once Redis is back this instance never serves what it wrote past. Another
 instance may, until the lost keys' owner comes back or the TTL ends; the history also checks the cached
@@ -45,7 +45,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
-from shared.cache import Cache
+from shared.storage.cache import Cache
 
 T = TypeVar("T")
 
@@ -55,7 +55,7 @@ UNREAD_TTL_SECONDS = 300
 HISTORY_CACHED = 50  # messages in msg:conv:{conversation}: the default first page
 LIST_CACHED = 50  # conversations in conv:list:{user}
 # How long a bumped generation outlives its value: longer than any fill takes (DynamoDB calls give up
-# after 7 s, shared/limits.py).
+# after 7 s, shared/domain/limits.py).
 _GENERATION_SECONDS = 60
 _LOST_KEPT = 10_000
 

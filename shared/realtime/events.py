@@ -6,10 +6,10 @@ event both ways recognises it (delivery is at least once, ids are stable).
 
 from __future__ import annotations
 
-from shared.envelope import envelope
-from shared.ids import message_id
-from shared.models import Message
-from shared.timefmt import iso_from_ms
+from shared.adapters.envelope import envelope
+from shared.domain.ids import message_id
+from shared.domain.models import Message
+from shared.domain.timefmt import iso_from_ms
 
 NEW_MESSAGE = "new_message"
 RECEIPT = "receipt"

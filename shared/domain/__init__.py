@@ -1,0 +1,1 @@
+"""The domain at the bottom: messages, ids, validation, errors, limits, time. Imports nothing of Parley's above it."""
