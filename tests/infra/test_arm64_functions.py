@@ -174,6 +174,13 @@ def test_every_extension_module_of_the_layer_is_aarch64_and_loads_from_it(aarch6
     report, _ = aarch64_run
     libraries = sorted(dependencies_layer.rglob("*.so*"))
     assert libraries and {elf_machine(library) for library in libraries} == {ELF_MACHINE_AARCH64}
+    # Each wheel is pure Python or for aarch64 at a glibc Amazon Linux 2023's 2.34 has (2014: 2.17).
+    tags = {line.split()[1] for wheel in dependencies_layer.glob("*.dist-info/WHEEL") for line in wheel.read_text().splitlines()
+            if line.startswith("Tag:")}  # fmt: skip
+    for tag in tags:
+        platform = tag.rsplit("-", 1)[1]
+        glibc = re.fullmatch(r"manylinux_2_(\d+)_aarch64", platform.replace("manylinux2014", "manylinux_2_17"))
+        assert platform == "any" or (glibc and int(glibc[1]) <= 34), tag
     census = report["census"]
     assert LOADED_BY_THE_WORK <= census.keys()
     for module, found in census.items():
