@@ -17,7 +17,11 @@ find_python() {
     return 1
 }
 
-stamp=".venv/.parley-$(cat pyproject.toml | sha256sum | cut -c1-16)"
+# Every package of the venv at the version infra/requirements-venv.lock pins (made from pyproject.toml with the
+# deployed layer's pins as constraints, so the tests run what Lambda runs): a fresh machine gets what the last
+# green run had, not whatever PyPI published since. Its header has the command that remakes it.
+lock=infra/requirements-venv.lock
+stamp=".venv/.parley-$(cat pyproject.toml "$lock" | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
     python="$(find_python)"
     echo "Setting up .venv with $python …" >&2
@@ -33,10 +37,12 @@ if [ ! -f "$stamp" ]; then
         "${uv[@]}" venv --quiet --allow-existing -p "$python" .venv
         # --compile-bytecode: .pyc files for every dependency, as the deployed layer has them (layers/build.py);
         # without them each fresh process recompiles botocore & co. and cold starts measure the compiler.
-        "${uv[@]}" pip install --quiet --compile-bytecode -p .venv/bin/python -e '.[dev]'
+        "${uv[@]}" pip install --quiet --compile-bytecode -p .venv/bin/python -r "$lock"
+        "${uv[@]}" pip install --quiet --compile-bytecode -p .venv/bin/python --no-deps -e .
     else
         "$python" -m venv .venv
-        .venv/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'  # pip compiles .pyc itself
+        .venv/bin/pip install --quiet --disable-pip-version-check -r "$lock"  # pip compiles .pyc itself
+        .venv/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
     fi
     rm -f .venv/.parley-*
     touch "$stamp"

@@ -58,6 +58,21 @@ def test_the_bundled_botocore_is_the_one_the_tests_run_with() -> None:
     assert next(iter(_pins()["botocore"].specifier)).version == botocore.__version__
 
 
+def test_the_venv_lock_pins_the_layers_packages_at_the_layers_versions() -> None:
+    """infra/bootstrap.sh installs the venv from infra/requirements-venv.lock: the tests run what the layer
+    deploys, and a fresh machine gets what the last green run had (not PyPI's newest botocore)."""
+    lock = [
+        Requirement(line.split("#", 1)[0].strip())
+        for line in (REPO_ROOT / "infra" / "requirements-venv.lock").read_text().splitlines()
+        if line.split("#", 1)[0].strip()
+    ]
+    assert all(len(r.specifier) == 1 and next(iter(r.specifier)).operator == "==" for r in lock)
+    locked = {canonicalize_name(r.name): next(iter(r.specifier)).version for r in lock if r.marker is None
+              or r.marker.evaluate(build.LAMBDA_MARKER_ENV)}
+    for name, pin in _pins().items():
+        assert locked.get(name) == next(iter(pin.specifier)).version, f"{name}: lock {locked.get(name)}, layer {pin}"
+
+
 def _fake_dist(site: Path, name: str, version: str, requires: list[str]) -> None:
     info = site / f"{name}-{version}.dist-info"
     info.mkdir(parents=True)
