@@ -27,6 +27,11 @@ PRICES = {
 # The issue's floor for one 1-on-1 text message: one WebSocket message in, its acknowledgment frame, one
 # push out, one Lambda request, one 1 KB write.
 FLOOR_PER_MESSAGE = 3 * PRICES["websocket_message"] + PRICES["lambda_request"] + PRICES["dynamodb_write_unit"]
+# The least any design meeting issue 6's guarantees can pay, before Lambda durations, consumer invocations
+# and conversation rows: the durable claim and the message have different keys and commit together (a 2-item
+# transaction: 4 write units, not the floor's 1), each user's gap-free event log gets its own entry (2 units),
+# and the connections are found by a consistent read (at least 1 read unit).
+GUARANTEES_BOUND_PER_MESSAGE = FLOOR_PER_MESSAGE + 5 * PRICES["dynamodb_write_unit"] + PRICES["dynamodb_read_unit"]
 
 
 def _value_size(value: dict) -> int:
