@@ -86,7 +86,7 @@ def run(quick: bool = False, tiny: bool = False) -> Result:
             for _ in range(runs):
                 events = [_event(route.name, seed) for _ in range(2)]
                 sample = _measure(route.name, events, _function_env(route, env))
-                problem = _check(route.name, sample["results"])
+                problem = _check(route.name, sample["results"]) or _unprocessed(route.name, events)
                 if problem:
                     result.add(f"{route.name}: handler outcome", "unexpected", "success", "FAIL", problem[:200])
                 samples.append(sample)
@@ -201,8 +201,35 @@ def _seed() -> dict:
         event = http_event("send_message", user_id="alice", path={"id": conversation_id},
                            body={"client_message_id": f"seed-{index}", "type": "text", "content": f"seed {index}"})
         assert parse(send_message.handler(event, None))[0] == 201
+    from tests.support.media_calls import upload_and_process
+
+    # A ready photo of alice's, for download links.
+    data, content_type, _ = _media_sample("image")
+    media_id = upload_and_process("alice", "image", data, content_type)
     # Messages 1–2 stay (reactions, stars and the consumers' records name them); each delete takes a new one.
-    return {"conversation_id": conversation_id, "deletable": itertools.count(3)}
+    return {"conversation_id": conversation_id, "deletable": itertools.count(3), "media_id": media_id}
+
+
+# What each media function's first event carries: small, so the figure is the function's start and one
+# object's work (`media` measures the processing of camera-sized photos).
+def _media_sample(kind: str) -> tuple[bytes, str, dict]:
+    from tests.support import media_files
+
+    if kind == "image":
+        return media_files.jpeg(media_files.photo(320, 240)), "image/jpeg", {}
+    if kind == "audio":
+        return media_files.fixture("voice.ogg"), "audio/ogg", {}
+    return media_files.minimal_pdf(), "application/pdf", {"file_name": "cold.pdf"}
+
+
+def _media_event(kind: str) -> dict:
+    """A granted upload of alice's, stored in the bucket: S3's event for it (the grant and the store happen
+    here, outside the measured process, as a client's upload would)."""
+    from tests.support.media_calls import grant, uploaded
+
+    data, content_type, extra = _media_sample(kind)
+    media_id = grant("alice", kind, data, content_type, **extra)["media"]["id"]
+    return uploaded(kind, media_id, data, content_type)
 
 
 def _event(name: str, seed: dict) -> dict:
@@ -272,6 +299,13 @@ def _event(name: str, seed: dict) -> dict:
         return http_event(name, user_id="bob", path={"id": f"{conversation_id}.1"})
     if name == "delete_message":  # the sender deletes for everyone: the route's whole work
         return http_event(name, user_id="alice", path={"id": f"{conversation_id}.{next(seed['deletable'])}"})
+    if name.startswith("upload_"):
+        data, content_type, extra = _media_sample(name.removeprefix("upload_"))
+        return http_event(name, user_id="alice", body={"content_type": content_type, "size": len(data), **extra})
+    if name == "get_media":
+        return http_event(name, user_id="alice", path={"id": seed["media_id"]})
+    if name.startswith("process_"):
+        return _media_event(name.removeprefix("process_"))
     if name == "presence_sweeper":  # EventBridge's scheduled event
         return {"version": "0", "id": fresh, "detail-type": "Scheduled Event", "source": "aws.events",
                 "account": "123456789012", "time": "2026-01-01T00:00:00Z", "region": "us-east-1",
@@ -301,10 +335,25 @@ def _stream_record(name: str, conversation_id: str) -> dict:
     return stream_record("MODIFY", keys=keys, old=old, new=old | {"last_seq": {"N": "1"}}, table="user_conversations")
 
 
+def _unprocessed(name: str, events: list[dict]) -> str | None:
+    """Why an upload a media function was given is not ready (None when all are, or for other routes)."""
+    from shared import wiring
+    from shared.media import keys
+
+    if not name.startswith("process_"):
+        return None
+    uploads = [keys.media_id_of_upload(record["s3"]["object"]["key"]) for e in events for record in e["Records"]]
+    statuses = {media_id: getattr(wiring.media().media.get(media_id), "status", None) for media_id in uploads}
+    not_ready = {media_id: status for media_id, status in statuses.items() if status != "ready"}
+    return f"media not ready after processing: {not_ready}" if not_ready else None
+
+
 def _check(name: str, results: list) -> str | None:
     """Why a handler's answer is not the success it should be (None when it is)."""
     for response in results:
-        if name == "http_authorizer":
+        if name.startswith("process_"):  # an S3 trigger answers nothing; what it made is checked after
+            ok = response is None
+        elif name == "http_authorizer":
             ok = response.get("isAuthorized") and response.get("context", {}).get("user_id") == "alice"
         elif name == "ws_authorizer":
             ok = response["policyDocument"]["Statement"][0]["Effect"] == "Allow"

@@ -29,11 +29,15 @@ def upload_and_process(user: str, kind: str, data: bytes, content_type: str, **e
 
 
 def deliver(kind: str, media_id: str, data: bytes | None, content_type: str = "binary/octet-stream") -> None:
+    PROCESSORS[kind].handler(uploaded(kind, media_id, data, content_type), None)
+
+
+def uploaded(kind: str, media_id: str, data: bytes | None, content_type: str = "binary/octet-stream") -> dict:
+    """Stores the bytes where the grant points (none: the client never uploaded) and returns S3's event."""
     key = keys.upload_key(kind, media_id)
     if data is not None:
         wiring.media().store._s3().put_object(Bucket=media_bucket(), Key=key, Body=data, ContentType=content_type)
-    event = s3_event("us-east-1", media_bucket(), key, "ObjectCreated:Post", len(data or b""), "etag")
-    PROCESSORS[kind].handler(event, None)
+    return s3_event("us-east-1", media_bucket(), key, "ObjectCreated:Post", len(data or b""), "etag")
 
 
 def get(user: str, media_id: str) -> tuple[int, dict]:
