@@ -95,6 +95,17 @@ def test_reactions_one_per_user_replaced_removed_and_shown_in_history(chat, mana
     assert len({frame["id"] for frame in pushed}) == len(pushed) == 4  # one per change, each its own id
 
 
+def test_a_message_whose_last_reaction_was_removed_takes_reactions_again(chat):
+    conversation_id, ids = chat
+    assert react("bob", ids[0], "👍")[0] == 200
+    assert unreact("bob", ids[0])[0] == 200  # its reactions are empty again
+    status, body = react("bob", ids[0], "🎉")
+    assert status == 200 and body["message"]["reactions"] == [{"user_id": "bob", "emoji": "🎉"}]
+    assert react("alice", ids[0], "❤")[0] == 200
+    shown = history("alice", conversation_id)[1]["messages"][-1]["reactions"]
+    assert shown == [{"user_id": "alice", "emoji": "❤️"}, {"user_id": "bob", "emoji": "🎉"}]
+
+
 @pytest.mark.parametrize("emoji", ["", "ok", "👍👍", "👍 ", "🏽", None, 5, ["👍"]])
 def test_anything_but_one_emoji_is_a_400(chat, emoji):
     _conversation_id, ids = chat

@@ -50,6 +50,10 @@ def test_reactions_replies_stars_and_unread_counts_end_to_end(target, users):
         frame = await bob_ws.next(of_type("message_updated"))
         assert frame["data"]["message"]["reactions"] == body["message"]["reactions"]
         assert (await alice.request("POST", f"/messages/{question}/reactions", json_body={"emoji": "👍👍"}))[0] == 400
+        # Removing the last reaction leaves the message able to take one again.
+        assert (await alice.request("DELETE", f"/messages/{question}/reactions"))[0] == 200
+        status, body = await alice.request("POST", f"/messages/{question}/reactions", json_body={"emoji": "👍🏽"})
+        assert status == 200 and body["message"]["reactions"] == [{"user_id": users["alice"], "emoji": "👍🏽"}]
 
         status, body = await bob.request(
             "POST",

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.expressions.condition import size
 from pynamodb.transactions import TransactWrite
 
 from shared.storage.cursors import decode_cursor, encode_cursor
@@ -243,9 +244,9 @@ class MessageRepository:
         if message.reactions:
             actions = [record.reactions[user_id].set(emoji)]
             condition = record.reactions.exists()
-        else:  # the map must exist before a path in it can be set
+        else:  # the map must exist before a path in it can be set; removing the last reaction leaves it empty
             actions = [record.reactions.set({user_id: emoji})]
-            condition = record.reactions.does_not_exist()
+            condition = record.reactions.does_not_exist() | (size(record.reactions) == 0)
         return self._change(message, actions, condition & record.deleted_at.does_not_exist())
 
     def remove_reaction(self, message: Message, user_id: str) -> Message | None:
