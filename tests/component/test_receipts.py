@@ -83,6 +83,21 @@ def test_a_reply_marks_everything_before_it_read(backend, streams):
     assert statuses("alice", conversation_id) == [(1, "read"), (2, "delivered")]
 
 
+def test_a_reply_marks_everything_before_it_read_when_the_other_answers_before_the_consumer_runs(backend, streams):
+    """alice's row moved past bob's reply (her own next message) before the consumer brought the reply."""
+    conversation_id = start("alice", "bob")
+    send("alice", conversation_id, "question", "q")
+    send("bob", conversation_id, "answer", "a")
+    send("alice", conversation_id, "thanks", "t")
+    streams.drain()
+    assert statuses("alice", conversation_id) == [(1, "read"), (2, "read"), (3, "sent")]
+    assert statuses("bob", conversation_id) == [(1, "read"), (2, "read"), (3, "delivered")]
+    events, _ = sync_all("alice")  # alice's other devices learn it too
+    assert ("receipt", "bob", "read", 1) in [
+        (e["type"], e["data"].get("user_id"), e["data"].get("status"), e["data"].get("up_to_seq")) for e in events
+    ]
+
+
 def test_acking_beyond_the_latest_or_ones_own_messages_changes_nothing(backend, streams):
     conversation_id = start("alice", "bob")
     connect("alice", "alice-phone")

@@ -130,10 +130,11 @@ class ConversationRepository:
         """Moves the recipient's row to a message the peer sent (the on_message_stored consumer).
 
         The peer has seen everything before their own message (WhatsApp's rule): peer_read_seq = seq - 1,
-        safe because the condition proves the row has seen nothing newer. A redelivered or out-of-date
-        record changes nothing. True when the row moved.
+        safe because the condition proves the row has seen nothing newer. A row already past the message
+        (the user sent a newer one before this record came) keeps its last message and still gets the
+        rule. A redelivered or out-of-date record changes nothing. True when the row moved.
         """
-        return self._move(
+        moved = self._move(
             user_id,
             conversation_id,
             [
@@ -144,6 +145,14 @@ class ConversationRepository:
             ],
             Row.conversation_id.exists() & (Row.last_seq < preview.seq),
         )
+        if not moved and preview.seq > 1:
+            self._move(
+                user_id,
+                conversation_id,
+                [Row.peer_read_seq.set(preview.seq - 1)],
+                Row.conversation_id.exists() & (Row.last_seq >= preview.seq) & (Row.peer_read_seq < preview.seq - 1),
+            )
+        return moved
 
     def mark_peer_delivered(self, user_id: str, conversation_id: str, seq: int) -> bool:
         """On `user_id`'s row: the peer has received up to `seq` (only forward, only up to the latest)."""
