@@ -1,7 +1,7 @@
 """Any sequence of what two participants do to their messages — send, reply, react, unreact, star, unstar,
 delete for me, delete for everyone, read — through the real handlers, against a model of what each should
 then see: every answer as the model expects (never a 5xx), and each user's history, stars, and (once the
-consumers ran) conversation row, unread count and message statuses as the model says. Found: a message whose last reaction was removed refused every later one (503).
+consumers ran) conversation row, unread count, message statuses and sync as the model says. Found: a message whose last reaction was removed refused every later one (503).
 
 Reproducible (derandomized) by default, as the fuzz tier: PARLEY_FUZZ_SCALE multiplies the sequences,
 PARLEY_FUZZ_RANDOM=1 draws new ones."""
@@ -27,6 +27,7 @@ from tests.support.calls import (
     star,
     starred,
     start,
+    sync_all,
     unreact,
     unstar,
 )
@@ -209,6 +210,21 @@ class TwoParticipants(RuleBasedStateMachine):
                 else:
                     expected = "read" if seq <= self.read_seq[user] else "delivered"
                 assert statuses[message.id] == expected, (user, seq, message, self.read_seq, self.peer_read)
+            self._check_sync(user)
+
+    def _check_sync(self, user: str) -> None:
+        """The user's sync: one new_message per message, in order, and every event naming a message shows it
+        as the user sees it now (a tombstone once deleted, or deleted by them for themselves)."""
+        events, _ = sync_all(user, limit=500)
+        assert [e["data"]["message"]["id"] for e in events if e["type"] == "new_message"] == [m.id for m in self.messages]
+        by_id = {m.id: m for m in self.messages}
+        for event in (e for e in events if e["type"] in ("new_message", "message_updated")):
+            shown, expected = event["data"]["message"], by_id[event["data"]["message"]["id"]]
+            gone = expected.deleted or user in expected.hidden_for
+            assert shown["deleted"] is gone and shown["content"] == ("" if gone else expected.content), (event, expected)
+            reactions = {} if gone else expected.reactions
+            assert shown["reactions"] == [{"user_id": u, "emoji": e} for u, e in sorted(reactions.items())]
+            assert shown["starred"] is (user in expected.starred_by)
 
 
 def test_any_sequence_of_message_actions_leaves_each_user_what_the_model_says(backend, streams, no_rate_limit):
