@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
 from tests.support.calls import (
     conversations,
@@ -68,12 +68,13 @@ class TwoParticipants(RuleBasedStateMachine):
     def _peer(self, user: str) -> str:
         return next(u for u in self.users if u != user)
 
-    def _pick(self, index: int) -> Expected | None:
-        return self.messages[index % len(self.messages)] if self.messages else None
+    def _pick(self, index: int) -> Expected:
+        return self.messages[index % len(self.messages)]
 
     @rule(who=st.integers(0, 1), quote=st.none() | PICK)
     def send(self, who, quote):
-        user, quoted = self.users[who], self._pick(quote) if quote is not None else None
+        user = self.users[who]
+        quoted = self._pick(quote) if quote is not None and self.messages else None
         extra = {"reply_to": quoted.id} if quoted else {}
         content = f"message {len(self.messages)} from {user}"
         status, body = send(user, self.conversation_id, content, uuid.uuid4().hex, **extra)
@@ -84,12 +85,11 @@ class TwoParticipants(RuleBasedStateMachine):
         peer = self._peer(user)  # the reply rule: the sender has seen everything before it
         self.peer_read[peer] = max(self.peer_read[peer], seq - 1)
 
+    @precondition(lambda self: self.messages)
     @rule(who=st.integers(0, 1), index=PICK)
     def read(self, who, index):
         """Read up to a message (after the consumers ran: a marker moves only up to what its row has seen)."""
         user, message = self.users[who], self._pick(index)
-        if message is None:
-            return
         self.streams.drain()
         status, body = http_mark_read(user, self.conversation_id, message.id)
         assert status == 200, body
@@ -97,11 +97,10 @@ class TwoParticipants(RuleBasedStateMachine):
         self.read_seq[user] = max(self.read_seq[user], seq)
         self.peer_read[self._peer(user)] = max(self.peer_read[self._peer(user)], seq)
 
+    @precondition(lambda self: self.messages)
     @rule(who=st.integers(0, 1), index=PICK, emoji=st.sampled_from(EMOJI))
     def react(self, who, index, emoji):
         user, message = self.users[who], self._pick(index)
-        if message is None:
-            return
         status, body = react(user, message.id, emoji)
         if user in message.hidden_for:
             assert status == 404, body
@@ -111,49 +110,44 @@ class TwoParticipants(RuleBasedStateMachine):
             assert status == 200, body
             message.reactions[user] = emoji
 
+    @precondition(lambda self: self.messages)
     @rule(who=st.integers(0, 1), index=PICK)
     def unreact(self, who, index):
         user, message = self.users[who], self._pick(index)
-        if message is None:
-            return
         status, body = unreact(user, message.id)
         assert status == (404 if user in message.hidden_for else 200), body
         if status == 200:
             message.reactions.pop(user, None)
 
+    @precondition(lambda self: self.messages)
     @rule(who=st.integers(0, 1), index=PICK)
     def star(self, who, index):
         user, message = self.users[who], self._pick(index)
-        if message is None:
-            return
         status, body = star(user, message.id)
         assert status == (404 if user in message.hidden_for else 400 if message.deleted else 200), body
         if status == 200:
             message.starred_by.add(user)
 
+    @precondition(lambda self: self.messages)
     @rule(who=st.integers(0, 1), index=PICK)
     def unstar(self, who, index):
         user, message = self.users[who], self._pick(index)
-        if message is None:
-            return
         status, body = unstar(user, message.id)
         assert status == 200, body
         message.starred_by.discard(user)
 
+    @precondition(lambda self: self.messages)
     @rule(who=st.integers(0, 1), index=PICK)
     def delete_for_me(self, who, index):
         user, message = self.users[who], self._pick(index)
-        if message is None:
-            return
         status, body = delete(user, message.id, for_me=True)
         assert status == 200, body
         message.hidden_for.add(user)
 
+    @precondition(lambda self: self.messages)
     @rule(who=st.integers(0, 1), index=PICK)
     def delete_for_everyone(self, who, index):
         user, message = self.users[who], self._pick(index)
-        if message is None:
-            return
         status, body = delete(user, message.id)
         assert status == (200 if user == message.sender else 403), body
         if status == 200:
